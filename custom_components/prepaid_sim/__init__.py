@@ -1,0 +1,70 @@
+"""The Prepaid SIM integration: keep prepaid data lines alive."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.const import Platform
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from .const import CONF_BASE_URL, CONF_PROVIDER, DOMAIN
+from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, PrepaidSimData
+from .providers import PROVIDERS
+from .renewal import RenewalManager, journal_store
+from .services import async_setup_services
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+PLATFORMS: list[Platform] = [Platform.SENSOR]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions once, for every account."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
+    """Set up one account: its provider client, coordinator and renewal journal."""
+    spec = PROVIDERS[entry.data[CONF_PROVIDER]]
+    credentials = {
+        field.key: entry.data[field.key]
+        for field in spec.credential_fields
+        if field.key in entry.data
+    }
+    provider = spec.factory(
+        async_get_clientsession(hass), credentials, entry.data.get(CONF_BASE_URL)
+    )
+    coordinator = PrepaidSimCoordinator(hass, entry, provider, spec)
+    renewals = RenewalManager(hass, entry, provider, coordinator)
+    entry.runtime_data = PrepaidSimData(
+        spec=spec, provider=provider, coordinator=coordinator, renewals=renewals
+    )
+    await coordinator.async_config_entry_first_refresh()
+    # Orders whose answer was lost before a stop are settled before anything new is sent.
+    await renewals.async_load()
+    entry.async_on_unload(renewals.async_shutdown)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Added or removed lines (subentries) take effect through a reload.
+    entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
+    return True
+
+
+async def _async_reload_on_change(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
+    """Reload the account when its lines or settings change."""
+    hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
+    """Unload an account."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
+    """Delete the account's renewal journal with the account."""
+    await journal_store(hass, entry.entry_id).async_remove()

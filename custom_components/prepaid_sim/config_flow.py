@@ -1,0 +1,295 @@
+"""Config flow: an account per entry, each tracked line a subentry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, override
+
+import probatio
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+
+from .const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
+from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
+from .providers import PROVIDERS, ProviderSpec
+from .providers.base import Account, AuthenticationError, LineSummary, ProviderError
+from .renewal import CONF_SPEND_CAP
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def _line_options(lines: list[LineSummary]) -> list[SelectOptionDict]:
+    """Return the lines as select options, labelled with name and plan."""
+    return [
+        SelectOptionDict(
+            value=line.line_id,
+            label=f"{line.name} ({line.plan_name})" if line.plan_name else line.name,
+        )
+        for line in lines
+    ]
+
+
+def _line_schema(lines: list[LineSummary]) -> probatio.Schema:
+    """Return a form that picks one line."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_LINE_ID): SelectSelector(
+                SelectSelectorConfig(options=_line_options(lines), mode=SelectSelectorMode.LIST)
+            )
+        }
+    )
+
+
+def _credentials_schema(spec: ProviderSpec, defaults: Mapping[str, Any]) -> probatio.Schema:
+    """Return the form for a provider's credentials and optional API base URL."""
+    secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+    fields: dict[probatio.Marker, Any] = {}
+    for field in spec.credential_fields:
+        marker = probatio.Required if field.required else probatio.Optional
+        fields[marker(field.key)] = secret
+    if spec.default_base_url is not None:
+        fields[
+            probatio.Optional(
+                CONF_BASE_URL, default=defaults.get(CONF_BASE_URL, spec.default_base_url)
+            )
+        ] = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+    return probatio.Schema(fields)
+
+
+async def _async_check(
+    flow: ConfigFlow, spec: ProviderSpec, data: Mapping[str, Any]
+) -> tuple[Account | None, list[LineSummary], dict[str, str]]:
+    """Open the account with ``data``; return it, its lines and any form errors."""
+    credentials = {
+        field.key: data[field.key] for field in spec.credential_fields if field.key in data
+    }
+    provider = spec.factory(
+        async_get_clientsession(flow.hass), credentials, data.get(CONF_BASE_URL)
+    )
+    try:
+        account = await provider.async_get_account()
+        lines = await provider.async_list_lines()
+    except AuthenticationError:
+        return None, [], {"base": "invalid_auth"}
+    except ProviderError:
+        return None, [], {"base": "cannot_connect"}
+    except Exception:  # noqa: BLE001 - shown to the user as "unknown", logged in full
+        LOGGER.exception("Unexpected error while opening the account")
+        return None, [], {"base": "unknown"}
+    return account, lines, {}
+
+
+class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add an account: pick a provider, sign in, pick the first line."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._spec: ProviderSpec | None = None
+        self._data: dict[str, Any] = {}
+        self._account: Account | None = None
+        self._lines: list[LineSummary] = []
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Lines are subentries of the account."""
+        return {SUBENTRY_TYPE_LINE: LineSubentryFlowHandler}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the provider."""
+        if user_input is not None:
+            self._spec = PROVIDERS[user_input[CONF_PROVIDER]]
+            self._data = {CONF_PROVIDER: self._spec.key}
+            return await self.async_step_credentials()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_PROVIDER): SelectSelector(
+                        SelectSelectorConfig(
+                            options=list(PROVIDERS),
+                            translation_key=CONF_PROVIDER,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+        )
+
+    async def async_step_credentials(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter and check the provider's credentials (skipped when it needs none)."""
+        assert self._spec is not None
+        spec = self._spec
+        needs_input = bool(spec.credential_fields) or spec.default_base_url is not None
+        errors: dict[str, str] = {}
+        if user_input is not None or not needs_input:
+            data = {**self._data, **(user_input or {})}
+            account, lines, errors = await _async_check(self, spec, data)
+            if account is not None:
+                await self.async_set_unique_id(f"{spec.key}_{account.account_id}")
+                self._abort_if_unique_id_configured()
+                if not lines:
+                    return self.async_abort(reason="no_lines")
+                self._data, self._account, self._lines = data, account, lines
+                return await self.async_step_line()
+            if not needs_input:
+                return self.async_abort(reason=errors["base"])
+        return self.async_show_form(
+            step_id="credentials",
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(spec, {}), user_input
+            ),
+            errors=errors,
+            description_placeholders={"provider": spec.name},
+        )
+
+    async def async_step_line(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the first line to track; create the account with it."""
+        assert self._account is not None
+        if user_input is not None:
+            line = next(line for line in self._lines if line.line_id == user_input[CONF_LINE_ID])
+            return self.async_create_entry(
+                title=self._account.name,
+                data=self._data,
+                subentries=[
+                    {
+                        "subentry_type": SUBENTRY_TYPE_LINE,
+                        "data": {CONF_LINE_ID: line.line_id},
+                        "title": line.name,
+                        "unique_id": line.line_id,
+                    }
+                ],
+            )
+        return self.async_show_form(step_id="line", data_schema=_line_schema(self._lines))
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start over with the credentials when the provider refuses them."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter new credentials (or retry, for a provider without any)."""
+        return await self._async_update_credentials(
+            self._get_reauth_entry(), "reauth_confirm", user_input
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the credentials or the API base URL of the account."""
+        return await self._async_update_credentials(
+            self._get_reconfigure_entry(), "reconfigure", user_input
+        )
+
+    async def _async_update_credentials(
+        self, entry: ConfigEntry, step_id: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Check new credentials against the same account, then save them."""
+        spec = PROVIDERS[entry.data[CONF_PROVIDER]]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, **user_input}
+            account, _, errors = await _async_check(self, spec, data)
+            if account is not None:
+                await self.async_set_unique_id(f"{spec.key}_{account.account_id}")
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                # A loaded entry reloads through its update listener; one whose setup
+                # failed has no listener left and must be reloaded here.
+                if entry.state is ConfigEntryState.LOADED:
+                    return self.async_update_and_abort(entry, data=data)
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                _credentials_schema(spec, entry.data),
+                {CONF_BASE_URL: entry.data.get(CONF_BASE_URL)}
+                if user_input is None
+                else user_input,
+            ),
+            errors=errors,
+            description_placeholders={"provider": spec.name, "account": entry.title},
+        )
+
+
+class LineSubentryFlowHandler(ConfigSubentryFlow):
+    """Add a line of the account, or change a line's settings."""
+
+    def __init__(self) -> None:
+        """Start with no lines read."""
+        self._lines: list[LineSummary] = []
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Pick a line of the account that is not tracked yet."""
+        entry: PrepaidSimConfigEntry = self._get_entry()
+        if entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="entry_not_loaded")
+        tracked = tracked_line_ids(entry)
+        if user_input is not None:
+            line_id = user_input[CONF_LINE_ID]
+            if line_id in tracked:
+                return self.async_abort(reason="already_configured")
+            line = next(line for line in self._lines if line.line_id == line_id)
+            return self.async_create_entry(
+                title=line.name, data={CONF_LINE_ID: line_id}, unique_id=line_id
+            )
+        try:
+            lines = await entry.runtime_data.provider.async_list_lines()
+        except ProviderError:
+            return self.async_abort(reason="cannot_connect")
+        self._lines = [line for line in lines if line.line_id not in tracked]
+        if not self._lines:
+            return self.async_abort(reason="all_lines_configured")
+        return self.async_show_form(step_id="user", data_schema=_line_schema(self._lines))
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the line's settings."""
+        subentry = self._get_reconfigure_subentry()
+        if user_input is not None:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                subentry,
+                data={CONF_LINE_ID: subentry.data[CONF_LINE_ID], **user_input},
+            )
+        schema = probatio.Schema(
+            {
+                probatio.Optional(CONF_SPEND_CAP): NumberSelector(
+                    NumberSelectorConfig(min=0, step=0.01, mode=NumberSelectorMode.BOX)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(schema, subentry.data),
+            description_placeholders={"line": subentry.title},
+        )

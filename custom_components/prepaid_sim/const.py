@@ -1,0 +1,27 @@
+"""Constants of the Prepaid SIM integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "prepaid_sim"
+LOGGER = logging.getLogger(__package__)
+
+CONF_PROVIDER: Final = "provider"
+CONF_BASE_URL: Final = "base_url"
+CONF_LINE_ID: Final = "line_id"
+
+SUBENTRY_TYPE_LINE: Final = "line"
+
+# Renewal defaults (see README "Renewal you can rely on").
+DEFAULT_REPEAT_WINDOW: Final = timedelta(minutes=10)
+
+EVENT_RENEWAL: Final = "prepaid_sim_renewal"
+
+ATTR_LINE: Final = "line"
+ATTR_PACKAGE: Final = "package"
+ATTR_DRY_RUN: Final = "dry_run"
+ATTR_REQUEST_ID: Final = "request_id"
+ATTR_ALLOW_REPEAT: Final = "allow_repeat"

@@ -1,0 +1,121 @@
+"""One coordinator per account: reads every tracked line in one refresh."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .const import CONF_LINE_ID, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
+from .providers.base import AuthenticationError, Provider, ProviderError, RateLimitedError, Snapshot
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from .providers import ProviderSpec
+    from .renewal import RenewalManager
+
+
+@dataclass(kw_only=True, slots=True)
+class PrepaidSimData:
+    """What a loaded account keeps at run time."""
+
+    spec: ProviderSpec
+    provider: Provider
+    coordinator: PrepaidSimCoordinator
+    renewals: RenewalManager
+
+
+type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]
+
+
+def tracked_line_ids(entry: ConfigEntry) -> dict[str, str]:
+    """Map each tracked line id to the id of its subentry."""
+    return {
+        subentry.data[CONF_LINE_ID]: subentry_id
+        for subentry_id, subentry in entry.subentries.items()
+        if subentry.subentry_type == SUBENTRY_TYPE_LINE
+    }
+
+
+def missing_line_issue_id(entry_id: str, line_id: str) -> str:
+    """Return the repair issue id for a tracked line the provider stopped returning."""
+    return f"line_missing_{entry_id}_{line_id}"
+
+
+class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
+    """Read the account's wallet and every tracked line; entities only read from here."""
+
+    config_entry: PrepaidSimConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: PrepaidSimConfigEntry,
+        provider: Provider,
+        spec: ProviderSpec,
+    ) -> None:
+        """Poll ``provider`` at the interval its data freshness deserves."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=spec.update_interval,
+            # Snapshots compare by value: an unchanged account writes no states.
+            always_update=False,
+        )
+        self.provider = provider
+
+    @override
+    async def _async_update_data(self) -> Snapshot:
+        """Fetch one snapshot and translate provider errors."""
+        line_ids = tracked_line_ids(self.config_entry)
+        try:
+            snapshot = await self.provider.async_fetch(line_ids.keys())
+        except AuthenticationError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key="auth_failed",
+                translation_placeholders={"account": self.config_entry.title},
+            ) from err
+        except RateLimitedError as err:
+            raise UpdateFailed(
+                retry_after=err.retry_after,
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+            ) from err
+        except ProviderError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._report_missing_lines(snapshot, line_ids)
+        return snapshot
+
+    def _report_missing_lines(self, snapshot: Snapshot, line_ids: dict[str, str]) -> None:
+        """Raise a repair issue for each tracked line the provider no longer returns."""
+        entry = self.config_entry
+        for line_id, subentry_id in line_ids.items():
+            issue_id = missing_line_issue_id(entry.entry_id, line_id)
+            if line_id in snapshot.missing_line_ids:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=True,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key="line_missing",
+                    translation_placeholders={
+                        "line": entry.subentries[subentry_id].title,
+                        "account": entry.title,
+                    },
+                    data={"entry_id": entry.entry_id, "subentry_id": subentry_id},
+                )
+            else:
+                ir.async_delete_issue(self.hass, DOMAIN, issue_id)

@@ -1,0 +1,61 @@
+"""Base entity of a line: every line is one service device."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, override
+
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import CONF_LINE_ID, DOMAIN
+from .coordinator import PrepaidSimCoordinator
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigSubentry
+    from homeassistant.helpers.entity import EntityDescription
+
+    from .providers.base import Line
+
+
+def line_device_identifier(entry_unique_id: str | None, line_id: str) -> str:
+    """Return the device identifier of a line: the provider's stable line id, scoped."""
+    return f"{entry_unique_id}_{line_id}"
+
+
+class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
+    """An entity that shows one aspect of one line."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: PrepaidSimCoordinator,
+        subentry: ConfigSubentry,
+        description: EntityDescription,
+    ) -> None:
+        """Bind the entity to its line and describe the line's device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self.line_id: str = subentry.data[CONF_LINE_ID]
+        entry = coordinator.config_entry
+        identifier = line_device_identifier(entry.unique_id, self.line_id)
+        self._attr_unique_id = f"{identifier}_{description.key}"
+        line = coordinator.data.lines.get(self.line_id) if coordinator.data else None
+        self._attr_device_info = DeviceInfo(
+            entry_type=DeviceEntryType.SERVICE,
+            identifiers={(DOMAIN, identifier)},
+            manufacturer=entry.runtime_data.spec.name,
+            model=line.plan_name if line else None,
+            name=subentry.title,
+        )
+
+    @property
+    def line(self) -> Line | None:
+        """Return the line's latest reading, if the provider returned it."""
+        return self.coordinator.data.lines.get(self.line_id)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False when the account could not be read or this line is missing."""
+        return super().available and self.line_id in self.coordinator.data.lines

@@ -1,0 +1,233 @@
+"""The provider boundary: one protocol, normalized models and typed errors.
+
+Everything a provider module returns is normalized here: data in bytes (int), money as
+``Decimal`` plus an ISO 4217 currency, times as aware UTC datetimes. Quirks of an API stay
+inside its own module. Nothing below ``providers/`` imports Home Assistant.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+
+class LineStatus(StrEnum):
+    """The state of a line, the same words for every provider."""
+
+    ACTIVE = "active"
+    NOT_ACTIVE = "not_active"
+    DEPLETED = "depleted"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+    UNKNOWN = "unknown"
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands at the provider."""
+
+    COMPLETED = "completed"
+    PROCESSING = "processing"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in one currency (ISO 4217 code, upper case)."""
+
+    amount: Decimal
+    currency: str
+
+    def __str__(self) -> str:
+        """Return a compact human form such as ``10.00 USD``."""
+        return f"{self.amount:.2f} {self.currency}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Package:
+    """A package a line can be renewed or topped up with."""
+
+    package_id: str
+    name: str
+    price: Money
+    # None means unlimited (or a daily allowance that resets; see ``daily_bytes``).
+    data_bytes: int | None
+    validity: timedelta
+    daily_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineSummary:
+    """A line as the account lists it: enough to pick it in a flow."""
+
+    line_id: str
+    name: str
+    plan_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Line:
+    """The current state of one tracked line."""
+
+    line_id: str
+    name: str
+    status: LineStatus
+    plan_name: str | None = None
+    # The package the line runs on now, used as the default for a renewal.
+    package_id: str | None = None
+    unlimited: bool = False
+    data_total_bytes: int | None = None
+    data_used_bytes: int | None = None
+    data_remaining_bytes: int | None = None
+    expires_at: datetime | None = None
+    # The line's own credit, where the carrier keeps one per line.
+    balance: Money | None = None
+    iccid: str | None = None
+    phone_number: str | None = None
+    # When the provider last measured usage (usage often lags).
+    usage_updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """The account behind a set of credentials."""
+
+    account_id: str
+    name: str
+    wallet: Money | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """One refresh of an account: its wallet and every tracked line it returned."""
+
+    wallet: Money | None
+    lines: Mapping[str, Line]
+    # Tracked lines the provider no longer returns (removed, recycled).
+    missing_line_ids: frozenset[str] = frozenset()
+    # Tracked lines the provider returned but that could not be understood.
+    unreadable_line_ids: frozenset[str] = frozenset()
+    # Not compared: an unchanged account must compare equal so no state is rewritten.
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Order:
+    """A renewal order as the provider reports it."""
+
+    order_id: str
+    line_id: str
+    package_id: str
+    reference: str
+    status: OrderStatus
+    price: Money | None = None
+    created_at: datetime | None = None
+    new_expires_at: datetime | None = None
+    new_data_total_bytes: int | None = None
+
+
+class ProviderError(Exception):
+    """Base of every error a provider raises."""
+
+
+class AuthenticationError(ProviderError):
+    """The credentials were refused."""
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider could not be reached or answered with something unusable."""
+
+
+class RateLimitedError(ProviderUnavailableError):
+    """The provider asked us to slow down."""
+
+    def __init__(self, message: str = "rate limited", retry_after: float | None = None) -> None:
+        """Keep how long the provider asked us to wait, in seconds."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LineNotFoundError(ProviderError):
+    """The line does not exist (any more) on this account."""
+
+    def __init__(self, line_id: str) -> None:
+        """Keep the missing line's id."""
+        super().__init__(f"line {line_id} not found")
+        self.line_id = line_id
+
+
+class OrderRejectedError(ProviderError):
+    """The provider refused the order; nothing was charged."""
+
+    def __init__(self, code: str, message: str, *, insufficient_funds: bool = False) -> None:
+        """Keep the provider's own code and message."""
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.insufficient_funds = insufficient_funds
+
+
+class OrderOutcomeUnknownError(ProviderError):
+    """The order was (or may have been) sent but its answer was lost.
+
+    This is a state, not an error to retry: the caller must look the order up by its
+    reference before anything is sent again.
+    """
+
+    def __init__(self, reference: str, message: str = "order outcome unknown") -> None:
+        """Keep our reference of the order so it can be found again."""
+        super().__init__(message)
+        self.reference = reference
+
+
+class Provider(ABC):
+    """What the integration needs from a provider.
+
+    Contract for ``async_purchase``: raise ``OrderRejectedError`` only when the provider
+    said no (nothing charged) and ``ProviderUnavailableError`` only when the request
+    certainly never reached it; anything after the request may have been received must be
+    ``OrderOutcomeUnknownError``.
+    """
+
+    # How long after sending an order a failed look-up may be trusted to mean "never placed".
+    order_lookup_settles_after: timedelta = timedelta(minutes=5)
+    # How long a completed renewal may take to show up in the line's data.
+    renewal_visible_within: timedelta = timedelta(minutes=15)
+    # Whether ``async_validate_purchase`` asks the provider (a free dry run) or only checks locally.
+    validates_with_provider: bool = False
+
+    @abstractmethod
+    async def async_get_account(self) -> Account:
+        """Check the credentials and return the account they open."""
+
+    @abstractmethod
+    async def async_list_lines(self) -> list[LineSummary]:
+        """Return every line on the account (all pages)."""
+
+    @abstractmethod
+    async def async_fetch(self, line_ids: Collection[str]) -> Snapshot:
+        """Read the wallet and the given lines, with as few requests as the API allows."""
+
+    @abstractmethod
+    async def async_list_packages(self, line_id: str) -> list[Package]:
+        """Return the packages the line can be renewed with."""
+
+    @abstractmethod
+    async def async_purchase(self, line_id: str, package: Package, reference: str) -> Order:
+        """Buy ``package`` for the line; ``reference`` is our idempotency key."""
+
+    @abstractmethod
+    async def async_find_order(
+        self, line_id: str, reference: str, sent_at: datetime
+    ) -> Order | None:
+        """Find an order placed earlier with ``reference``; None if there is none."""
+
+    async def async_validate_purchase(self, line_id: str, package: Package) -> None:
+        """Check that a purchase would be accepted, without charging.
+
+        Providers with a free dry run override this; the default accepts.
+        """
+        return

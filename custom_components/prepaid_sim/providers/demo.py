@@ -1,0 +1,421 @@
+"""The demo provider: a simulated prepaid account built into the integration.
+
+It lets anyone try every feature, and every test run, with no carrier account. The account
+has lines in different states, a wallet, packages with prices, data that drains with time
+(on an injected clock, so it is deterministic) and purchases that debit the wallet. Switches
+on ``DemoBackend`` make it fail the way real providers do.
+
+The backend (the "carrier") is shared per process, so a restarted integration sees the same
+account, ledger and orders, just as it would after a restart against a real provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from .base import (
+    Account,
+    AuthenticationError,
+    Line,
+    LineNotFoundError,
+    LineStatus,
+    LineSummary,
+    Money,
+    Order,
+    OrderOutcomeUnknownError,
+    OrderRejectedError,
+    OrderStatus,
+    Package,
+    Provider,
+    ProviderUnavailableError,
+    Snapshot,
+)
+
+DEMO_PROVIDER_KEY = "demo"
+DEMO_ACCOUNT_ID = "demo-account"
+DEMO_CURRENCY = "USD"
+
+MIB = 1024**2
+GIB = 1024**3
+
+type Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    """Return the current time; the default clock."""
+    return datetime.now(UTC)
+
+
+class PurchaseFault(StrEnum):
+    """How the next purchase should fail, for tests and demos."""
+
+    # The order is committed and charged, then the answer is lost.
+    LOSE_RESPONSE_AFTER_COMMIT = "lose_response_after_commit"
+    # The request times out before the carrier processed it: nothing charged.
+    TIMEOUT_BEFORE_COMMIT = "timeout_before_commit"
+
+
+@dataclass(slots=True, kw_only=True)
+class DemoLine:
+    """A simulated line; usage grows linearly from an anchor point."""
+
+    line_id: str
+    name: str
+    plan_name: str
+    package_id: str
+    catalogue: str
+    total_bytes: int | None
+    used_at_anchor: int
+    anchor: datetime
+    bytes_per_hour: int
+    expires_at: datetime
+    activated: bool = True
+    iccid: str = ""
+    phone_number: str | None = None
+
+    def used_bytes(self, now: datetime) -> int:
+        """Return the bytes used by ``now``; usage stops at expiry and at the allowance."""
+        until = min(now, self.expires_at)
+        if not self.activated or until <= self.anchor:
+            return self.used_at_anchor
+        hours = (until - self.anchor).total_seconds() / 3600
+        used = self.used_at_anchor + int(hours * self.bytes_per_hour)
+        return used if self.total_bytes is None else min(used, self.total_bytes)
+
+    def status(self, now: datetime) -> LineStatus:
+        """Return the line's status at ``now``."""
+        if not self.activated:
+            return LineStatus.NOT_ACTIVE
+        if now >= self.expires_at:
+            return LineStatus.EXPIRED
+        if self.total_bytes is not None and self.used_bytes(now) >= self.total_bytes:
+            return LineStatus.DEPLETED
+        return LineStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Charge:
+    """One entry of the demo carrier's ledger: money actually taken."""
+
+    reference: str
+    order_id: str
+    line_id: str
+    package_id: str
+    amount: Money
+    at: datetime
+
+
+def _package(package_id: str, name: str, price: str, data: int | None, days: int) -> Package:
+    """Build a catalogue entry priced in the demo currency."""
+    return Package(
+        package_id=package_id,
+        name=name,
+        price=Money(Decimal(price), DEMO_CURRENCY),
+        data_bytes=data,
+        validity=timedelta(days=days),
+    )
+
+
+CATALOGUES: dict[str, tuple[Package, ...]] = {
+    "us": (
+        _package("us-1gb-7d", "US 1 GB, 7 days", "5.00", 1 * GIB, 7),
+        _package("us-10gb-30d", "US 10 GB, 30 days", "20.00", 10 * GIB, 30),
+        _package("us-25gb-30d", "US 25 GB, 30 days", "35.00", 25 * GIB, 30),
+    ),
+    "iot": (
+        _package("iot-1gb-30d", "IoT 1 GB, 30 days", "4.00", 1 * GIB, 30),
+        _package("iot-500mb-90d", "IoT 500 MB, 90 days", "6.00", 500 * MIB, 90),
+        _package("iot-5gb-365d", "IoT 5 GB, 365 days", "25.00", 5 * GIB, 365),
+    ),
+    "europe": (
+        _package("eu-1gb-7d", "Europe 1 GB, 7 days", "4.50", 1 * GIB, 7),
+        _package("eu-5gb-15d", "Europe 5 GB, 15 days", "12.00", 5 * GIB, 15),
+        _package("eu-10gb-30d", "Europe 10 GB, 30 days", "19.00", 10 * GIB, 30),
+    ),
+    "unlimited": (_package("us-unlimited-30d", "US Unlimited, 30 days", "45.00", None, 30),),
+}
+
+
+def _initial_lines(now: datetime) -> dict[str, DemoLine]:
+    """Return the demo account's lines, each in a state worth showing."""
+    day = timedelta(days=1)
+    lines = [
+        # Healthy: plenty of data, weeks to go.
+        DemoLine(
+            line_id="us-travel",
+            name="US Travel SIM",
+            plan_name="US 10 GB, 30 days",
+            package_id="us-10gb-30d",
+            catalogue="us",
+            total_bytes=10 * GIB,
+            used_at_anchor=3 * GIB + 200 * MIB,
+            anchor=now,
+            bytes_per_hour=40 * MIB,
+            expires_at=now + 24 * day,
+            iccid="8901260000000000011",
+            phone_number="+15550100001",
+        ),
+        # Low data: under 10 % left.
+        DemoLine(
+            line_id="camera-iot",
+            name="Camera IoT SIM",
+            plan_name="IoT 1 GB, 30 days",
+            package_id="iot-1gb-30d",
+            catalogue="iot",
+            total_bytes=1 * GIB,
+            used_at_anchor=930 * MIB,
+            anchor=now,
+            bytes_per_hour=4 * MIB,
+            expires_at=now + 17 * day,
+            iccid="8901260000000000029",
+        ),
+        # Expiring within days.
+        DemoLine(
+            line_id="europe-esim",
+            name="Europe eSIM",
+            plan_name="Europe 5 GB, 15 days",
+            package_id="eu-5gb-15d",
+            catalogue="europe",
+            total_bytes=5 * GIB,
+            used_at_anchor=1 * GIB + 512 * MIB,
+            anchor=now,
+            bytes_per_hour=20 * MIB,
+            expires_at=now + 3 * day,
+            iccid="8901260000000000037",
+        ),
+        # Unlimited plan: no allowance to run out of, only an expiry.
+        DemoLine(
+            line_id="home-hotspot",
+            name="Home Hotspot",
+            plan_name="US Unlimited, 30 days",
+            package_id="us-unlimited-30d",
+            catalogue="unlimited",
+            total_bytes=None,
+            used_at_anchor=48 * GIB,
+            anchor=now,
+            bytes_per_hour=150 * MIB,
+            expires_at=now + 12 * day,
+            iccid="8901260000000000045",
+            phone_number="+15550100004",
+        ),
+        # Bought but not yet activated.
+        DemoLine(
+            line_id="pet-tracker",
+            name="Pet Tracker SIM",
+            plan_name="IoT 500 MB, 90 days",
+            package_id="iot-500mb-90d",
+            catalogue="iot",
+            total_bytes=500 * MIB,
+            used_at_anchor=0,
+            anchor=now,
+            bytes_per_hour=0,
+            expires_at=now + 90 * day,
+            activated=False,
+            iccid="8901260000000000052",
+        ),
+    ]
+    return {line.line_id: line for line in lines}
+
+
+@dataclass(slots=True)
+class DemoBackend:
+    """The simulated carrier: account state, a ledger of charges and fault switches."""
+
+    clock: Clock = _utcnow
+    wallet: Decimal = Decimal("60.00")
+    lines: dict[str, DemoLine] = field(default_factory=dict)
+    ledger: list[Charge] = field(default_factory=list)
+    orders: dict[str, Order] = field(default_factory=dict)
+    # Fault switches.
+    unavailable: bool = False
+    auth_invalid: bool = False
+    reject_orders_with: str | None = None
+    next_purchase_fault: PurchaseFault | None = None
+    # Seconds a purchase takes; lets tests overlap concurrent presses.
+    purchase_delay: float = 0.0
+    request_count: int = 0
+    _order_seq: int = 0
+
+    def __post_init__(self) -> None:
+        """Create the account's lines relative to the clock's now."""
+        if not self.lines:
+            self.lines = _initial_lines(self.clock())
+
+    def packages_for(self, line_id: str) -> tuple[Package, ...]:
+        """Return the catalogue a line can buy from."""
+        return CATALOGUES[self._line(line_id).catalogue]
+
+    def _line(self, line_id: str) -> DemoLine:
+        """Return a line or raise ``LineNotFoundError``."""
+        if (line := self.lines.get(line_id)) is None:
+            raise LineNotFoundError(line_id)
+        return line
+
+    def check_reachable(self) -> None:
+        """Count a request and raise the configured connection or auth fault."""
+        self.request_count += 1
+        if self.unavailable:
+            raise ProviderUnavailableError("demo provider switched to unavailable")
+        if self.auth_invalid:
+            raise AuthenticationError("demo credentials switched to invalid")
+
+    def commit_order(self, line_id: str, package: Package, reference: str) -> Order:
+        """Charge the wallet and apply the package to the line."""
+        line = self._line(line_id)
+        if package not in self.packages_for(line_id):
+            raise OrderRejectedError("package_not_offered", f"{package.package_id} not offered")
+        if self.reject_orders_with is not None:
+            raise OrderRejectedError(self.reject_orders_with, "rejected by demo switch")
+        if self.wallet < package.price.amount:
+            raise OrderRejectedError(
+                "insufficient_funds", "wallet balance too low", insufficient_funds=True
+            )
+        now = self.clock()
+        self.wallet -= package.price.amount
+        used = line.used_bytes(now)
+        if line.total_bytes is not None and package.data_bytes is not None:
+            # A top-up adds to whatever is left; used data carries over.
+            line.total_bytes = max(line.total_bytes, used) + package.data_bytes
+        line.used_at_anchor, line.anchor = used, now
+        line.expires_at = max(line.expires_at, now) + package.validity
+        line.activated = True
+        self._order_seq += 1
+        order = Order(
+            order_id=f"DEMO-{self._order_seq:05d}",
+            line_id=line_id,
+            package_id=package.package_id,
+            reference=reference,
+            status=OrderStatus.COMPLETED,
+            price=package.price,
+            created_at=now,
+            new_expires_at=line.expires_at,
+            new_data_total_bytes=line.total_bytes,
+        )
+        self.orders[reference] = order
+        self.ledger.append(
+            Charge(
+                reference=reference,
+                order_id=order.order_id,
+                line_id=line_id,
+                package_id=package.package_id,
+                amount=package.price,
+                at=now,
+            )
+        )
+        return order
+
+
+_backend: DemoBackend | None = None
+
+
+def get_demo_backend() -> DemoBackend:
+    """Return the process-wide demo carrier, creating it on first use."""
+    global _backend  # noqa: PLW0603 - one simulated carrier per process, like a real one
+    if _backend is None:
+        _backend = DemoBackend()
+    return _backend
+
+
+def reset_demo_backend(clock: Clock = _utcnow) -> DemoBackend:
+    """Start the demo carrier afresh (tests use this for isolation)."""
+    global _backend  # noqa: PLW0603
+    _backend = DemoBackend(clock=clock)
+    return _backend
+
+
+class DemoProvider(Provider):
+    """A client of the simulated carrier, with the same contract as a real one."""
+
+    order_lookup_settles_after = timedelta(0)
+    renewal_visible_within = timedelta(minutes=2)
+
+    def __init__(self, backend: DemoBackend) -> None:
+        """Talk to ``backend``."""
+        self.backend = backend
+
+    async def async_get_account(self) -> Account:
+        """Return the demo account."""
+        self.backend.check_reachable()
+        return Account(
+            account_id=DEMO_ACCOUNT_ID,
+            name="Demo account",
+            wallet=Money(self.backend.wallet, DEMO_CURRENCY),
+        )
+
+    async def async_list_lines(self) -> list[LineSummary]:
+        """Return every line on the demo account."""
+        self.backend.check_reachable()
+        return [
+            LineSummary(line_id=line.line_id, name=line.name, plan_name=line.plan_name)
+            for line in self.backend.lines.values()
+        ]
+
+    async def async_fetch(self, line_ids: Collection[str]) -> Snapshot:
+        """Read the wallet and the tracked lines in one simulated request."""
+        self.backend.check_reachable()
+        now = self.backend.clock()
+        lines: dict[str, Line] = {}
+        missing: set[str] = set()
+        for line_id in line_ids:
+            if (demo := self.backend.lines.get(line_id)) is None:
+                missing.add(line_id)
+                continue
+            lines[line_id] = self._normalize(demo, now)
+        return Snapshot(
+            wallet=Money(self.backend.wallet, DEMO_CURRENCY),
+            lines=lines,
+            missing_line_ids=frozenset(missing),
+            fetched_at=now,
+        )
+
+    @staticmethod
+    def _normalize(demo: DemoLine, now: datetime) -> Line:
+        """Turn a simulated line into the normalized model."""
+        used = demo.used_bytes(now)
+        remaining = None if demo.total_bytes is None else max(demo.total_bytes - used, 0)
+        return Line(
+            line_id=demo.line_id,
+            name=demo.name,
+            status=demo.status(now),
+            plan_name=demo.plan_name,
+            package_id=demo.package_id,
+            unlimited=demo.total_bytes is None,
+            data_total_bytes=demo.total_bytes,
+            data_used_bytes=used,
+            data_remaining_bytes=remaining,
+            expires_at=demo.expires_at,
+            iccid=demo.iccid,
+            phone_number=demo.phone_number,
+            usage_updated_at=now,
+        )
+
+    async def async_list_packages(self, line_id: str) -> list[Package]:
+        """Return the line's catalogue."""
+        self.backend.check_reachable()
+        return list(self.backend.packages_for(line_id))
+
+    async def async_purchase(self, line_id: str, package: Package, reference: str) -> Order:
+        """Buy a package, failing as the switches say."""
+        self.backend.check_reachable()
+        fault, self.backend.next_purchase_fault = self.backend.next_purchase_fault, None
+        if self.backend.purchase_delay:
+            await asyncio.sleep(self.backend.purchase_delay)
+        if fault is PurchaseFault.TIMEOUT_BEFORE_COMMIT:
+            raise OrderOutcomeUnknownError(reference, "timed out before the carrier answered")
+        order = self.backend.commit_order(line_id, package, reference)
+        if fault is PurchaseFault.LOSE_RESPONSE_AFTER_COMMIT:
+            raise OrderOutcomeUnknownError(reference, "connection dropped after sending")
+        return order
+
+    async def async_find_order(
+        self, line_id: str, reference: str, sent_at: datetime
+    ) -> Order | None:
+        """Look an order up by our reference, as the carrier's order history allows."""
+        self.backend.check_reachable()
+        order = self.backend.orders.get(reference)
+        return order if order is not None and order.line_id == line_id else None

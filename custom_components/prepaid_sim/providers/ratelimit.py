@@ -1,0 +1,40 @@
+"""A small async rate limiter shared by the HTTP providers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class RateLimiter:
+    """Space requests so that at most ``rate`` start in any one-second window.
+
+    A sliding window of start times: cheap, fair in arrival order, and it never bursts
+    past the provider's documented limit.
+    """
+
+    def __init__(self, rate: float, *, period: float = 1.0) -> None:
+        """Allow ``rate`` requests per ``period`` seconds."""
+        self._capacity = max(int(rate), 1)
+        self._period = period
+        self._starts: list[float] = []
+        self._lock = asyncio.Lock()
+        self._blocked_until = 0.0
+
+    def block_for(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (after a 429 with Retry-After)."""
+        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        """Wait until one more request may start."""
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                if now < self._blocked_until:
+                    await asyncio.sleep(self._blocked_until - now)
+                    continue
+                self._starts = [t for t in self._starts if now - t < self._period]
+                if len(self._starts) < self._capacity:
+                    self._starts.append(now)
+                    return
+                await asyncio.sleep(self._period - (now - self._starts[0]))

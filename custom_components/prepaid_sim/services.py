@@ -1,0 +1,159 @@
+"""Actions: renew a line, list its packages, read the renewal receipts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+import probatio
+
+from homeassistant.const import ATTR_DEVICE_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import (
+    async_get_device_and_config_entry,
+    async_register_admin_service,
+)
+
+from .const import (
+    ATTR_ALLOW_REPEAT,
+    ATTR_DRY_RUN,
+    ATTR_PACKAGE,
+    ATTR_REQUEST_ID,
+    CONF_LINE_ID,
+    DOMAIN,
+)
+from .renewal import Caller
+
+if TYPE_CHECKING:
+    from homeassistant.util.json import JsonValueType
+
+    from .coordinator import PrepaidSimConfigEntry
+
+SERVICE_RENEW = "renew"
+SERVICE_LIST_PACKAGES = "list_packages"
+SERVICE_GET_RENEWALS = "get_renewals"
+
+ATTR_SINCE = "since"
+
+RENEW_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(ATTR_PACKAGE): cv.string,
+        probatio.Optional(ATTR_DRY_RUN, default=False): cv.boolean,
+        probatio.Optional(ATTR_REQUEST_ID): cv.string,
+        probatio.Optional(ATTR_ALLOW_REPEAT, default=False): cv.boolean,
+    }
+)
+LIST_PACKAGES_SCHEMA = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
+GET_RENEWALS_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(ATTR_SINCE): cv.datetime,
+    }
+)
+
+
+def _line_of_device(hass: HomeAssistant, device_id: str) -> tuple[PrepaidSimConfigEntry, str]:
+    """Return the loaded account and the line id behind a line's device."""
+    device, entry = async_get_device_and_config_entry(hass, DOMAIN, device_id)
+    subentry = entry.subentries.get(device.config_subentry_id or "")
+    if subentry is None or CONF_LINE_ID not in subentry.data:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_a_line",
+            translation_placeholders={"device": device.name_by_user or device.name or device_id},
+        )
+    return cast("PrepaidSimConfigEntry", entry), subentry.data[CONF_LINE_ID]
+
+
+def _caller_of(call: ServiceCall) -> Caller:
+    """Tell a person's call from one an automation or script made (no user)."""
+    return Caller.USER if call.context.user_id else Caller.AUTOMATION
+
+
+async def _async_renew(call: ServiceCall) -> ServiceResponse:
+    """Renew a line through the renewal manager."""
+    entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
+    result = await entry.runtime_data.renewals.async_renew(
+        line_id,
+        call.data.get(ATTR_PACKAGE),
+        caller=_caller_of(call),
+        dry_run=call.data[ATTR_DRY_RUN],
+        request_id=call.data.get(ATTR_REQUEST_ID),
+        allow_repeat=call.data[ATTR_ALLOW_REPEAT],
+    )
+    return result if call.return_response else None
+
+
+async def _async_list_packages(call: ServiceCall) -> ServiceResponse:
+    """Return the packages a line can be renewed with."""
+    entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
+    renewals = entry.runtime_data.renewals
+    packages = await renewals.async_list_packages(line_id)
+    line = entry.runtime_data.coordinator.data.lines.get(line_id)
+    default = renewals.default_package(line, packages) if packages else None
+    return {
+        "packages": [
+            {
+                "id": package.package_id,
+                "name": package.name,
+                "price": float(package.price.amount),
+                "currency": package.price.currency,
+                "data_bytes": package.data_bytes,
+                "unlimited": package.data_bytes is None,
+                "validity_days": package.validity.days,
+                "default": package is default,
+            }
+            for package in packages
+        ]
+    }
+
+
+async def _async_get_renewals(call: ServiceCall) -> ServiceResponse:
+    """Return renewal receipts, newest first, for one line or every loaded account."""
+    since = call.data.get(ATTR_SINCE)
+    receipts: list[dict[str, Any]] = []
+    if ATTR_DEVICE_ID in call.data:
+        entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
+        receipts = entry.runtime_data.renewals.receipts(line_id, since)
+    else:
+        entries: list[PrepaidSimConfigEntry] = call.hass.config_entries.async_loaded_entries(DOMAIN)
+        for entry in entries:
+            receipts.extend(entry.runtime_data.renewals.receipts(None, since))
+        receipts.sort(key=lambda receipt: str(receipt["created_at"]), reverse=True)
+    return {"renewals": cast("list[JsonValueType]", receipts)}
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+    # Spending money is for administrators (automations run with no user and may).
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_RENEW,
+        _async_renew,
+        schema=RENEW_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_LIST_PACKAGES,
+        _async_list_packages,
+        schema=LIST_PACKAGES_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_RENEWALS,
+        _async_get_renewals,
+        schema=GET_RENEWALS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )

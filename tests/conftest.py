@@ -1,0 +1,101 @@
+"""Fixtures shared by the integration's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from unittest.mock import PropertyMock, patch
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+
+# pytest-homeassistant-custom-component ships its own ``custom_components`` package;
+# importing ours first makes Home Assistant find this integration.
+import custom_components.prepaid_sim  # noqa: F401
+from custom_components.prepaid_sim.const import (
+    CONF_LINE_ID,
+    CONF_PROVIDER,
+    DOMAIN,
+    SUBENTRY_TYPE_LINE,
+)
+from custom_components.prepaid_sim.providers.demo import (
+    DEMO_ACCOUNT_ID,
+    DEMO_PROVIDER_KEY,
+    DemoBackend,
+    reset_demo_backend,
+)
+
+pytest_plugins = ["pytest_homeassistant_custom_component"]
+
+DEMO_ENTRY_ID = "01JDEMOACCOUNTENTRY0000000"
+DEMO_LINE_SUBENTRY_ID = "01JDEMOLINESUBENTRY0000000"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom integrations in every test."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialize snapshots the way Home Assistant's own tests do."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable every entity, including those disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def demo_backend() -> DemoBackend:
+    """Start the simulated carrier afresh, on Home Assistant's (freezable) clock."""
+    return reset_demo_backend(clock=dt_util.utcnow)
+
+
+def demo_entry(*line_ids: str, **line_data: object) -> MockConfigEntry:
+    """Return a demo account entry tracking ``line_ids`` (the first with a fixed id)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Demo account",
+        entry_id=DEMO_ENTRY_ID,
+        unique_id=f"{DEMO_PROVIDER_KEY}_{DEMO_ACCOUNT_ID}",
+        data={CONF_PROVIDER: DEMO_PROVIDER_KEY},
+        subentries_data=[
+            {
+                "subentry_type": SUBENTRY_TYPE_LINE,
+                "subentry_id": DEMO_LINE_SUBENTRY_ID if index == 0 else f"01JDEMOLINE{index:015d}",
+                "data": {CONF_LINE_ID: line_id, **line_data},
+                "title": line_id.replace("-", " ").title(),
+                "unique_id": line_id,
+            }
+            for index, line_id in enumerate(line_ids)
+        ],
+    )
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    """Return a demo account tracking the healthy, low-data and expiring lines."""
+    return demo_entry("us-travel", "camera-iot", "europe-esim")
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, demo_backend: DemoBackend, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Set up the demo account."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
