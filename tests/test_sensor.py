@@ -116,4 +116,4 @@ async def test_unlimited_line(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_hotspot_data_remaining").state == "unknown"
     assert float(hass.states.get("sensor.home_hotspot_data_used").state) == pytest.approx(48)
-    assert hass.states.get("sensor.home_hotspot_data_total").state == "unknown"
+    assert hass.states.get("sensor.home_hotspot_data_allowance").state == "unknown"
