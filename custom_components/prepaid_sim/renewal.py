@@ -272,11 +272,12 @@ class RenewalManager:
             )
             record.state = RenewalState.PENDING
             await self._async_save()
-            if await self._async_reconcile(record):
+            settled = await self._async_reconcile(record)
+            if record.state == RenewalState.SUCCEEDED:
                 return self._result_of(record)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
-                translation_key="outcome_unknown",
+                translation_key="order_not_placed" if settled else "outcome_unknown",
                 translation_placeholders={"line": record.line_name},
             ) from err
         await self._async_succeed(record, order)

@@ -234,8 +234,12 @@ class DemoBackend:
     # Fault switches.
     unavailable: bool = False
     auth_invalid: bool = False
+    # Answers a client does not expect: surfaces as an unexpected (non-provider) error.
+    garbled: bool = False
     reject_orders_with: str | None = None
     next_purchase_fault: PurchaseFault | None = None
+    # The carrier charges but the line does not change (a renewal that never arrives).
+    orders_not_applied: bool = False
     # Seconds a purchase takes; lets tests overlap concurrent presses.
     purchase_delay: float = 0.0
     request_count: int = 0
@@ -263,6 +267,8 @@ class DemoBackend:
             raise ProviderUnavailableError("demo provider switched to unavailable")
         if self.auth_invalid:
             raise AuthenticationError("demo credentials switched to invalid")
+        if self.garbled:
+            raise ValueError("demo answer switched to garbled")
 
     def commit_order(self, line_id: str, package: Package, reference: str) -> Order:
         """Charge the wallet and apply the package to the line."""
@@ -277,13 +283,9 @@ class DemoBackend:
             )
         now = self.clock()
         self.wallet -= package.price.amount
-        used = line.used_bytes(now)
-        if line.total_bytes is not None and package.data_bytes is not None:
-            # A top-up adds to whatever is left; used data carries over.
-            line.total_bytes = max(line.total_bytes, used) + package.data_bytes
-        line.used_at_anchor, line.anchor = used, now
-        line.expires_at = max(line.expires_at, now) + package.validity
-        line.activated = True
+        new_expiry = max(line.expires_at, now) + package.validity
+        if not self.orders_not_applied:
+            self._apply(line, package, now)
         self._order_seq += 1
         order = Order(
             order_id=f"DEMO-{self._order_seq:05d}",
@@ -293,7 +295,7 @@ class DemoBackend:
             status=OrderStatus.COMPLETED,
             price=package.price,
             created_at=now,
-            new_expires_at=line.expires_at,
+            new_expires_at=new_expiry,
             new_data_total_bytes=line.total_bytes,
         )
         self.orders[reference] = order
@@ -308,6 +310,17 @@ class DemoBackend:
             )
         )
         return order
+
+    @staticmethod
+    def _apply(line: DemoLine, package: Package, now: datetime) -> None:
+        """Add the package's data and validity to the line."""
+        used = line.used_bytes(now)
+        if line.total_bytes is not None and package.data_bytes is not None:
+            # A top-up adds to whatever is left; used data carries over.
+            line.total_bytes = max(line.total_bytes, used) + package.data_bytes
+        line.used_at_anchor, line.anchor = used, now
+        line.expires_at = max(line.expires_at, now) + package.validity
+        line.activated = True
 
 
 _backend: DemoBackend | None = None
