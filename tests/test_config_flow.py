@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+
 from custom_components.prepaid_sim.const import (
     CONF_LINE_ID,
     CONF_PROVIDER,
@@ -12,10 +17,6 @@ from custom_components.prepaid_sim.const import (
     SUBENTRY_TYPE_LINE,
 )
 from custom_components.prepaid_sim.providers.demo import DemoBackend
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 
 async def _start_demo_flow(hass: HomeAssistant) -> dict:
@@ -76,9 +77,7 @@ async def test_user_flow_provider_errors(
     assert result["reason"] == reason
 
 
-async def test_user_flow_unexpected_error(
-    hass: HomeAssistant, demo_backend: DemoBackend
-) -> None:
+async def test_user_flow_unexpected_error(hass: HomeAssistant, demo_backend: DemoBackend) -> None:
     """An unexpected failure is reported as unknown, not a stack trace in the UI."""
     demo_backend.garbled = True
     result = await _start_demo_flow(hass)
@@ -109,10 +108,8 @@ async def _start_add_line(hass: HomeAssistant, entry: MockConfigEntry) -> dict:
     )
 
 
-async def test_add_line(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    """"Add line" offers only untracked lines, and the new line gets its entities."""
+async def test_add_line(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """ "Add line" offers only untracked lines, and the new line gets its entities."""
     result = await _start_add_line(hass, init_integration)
     assert result["type"] is FlowResultType.FORM
     options = result["data_schema"].schema[CONF_LINE_ID].config["options"]
@@ -147,9 +144,7 @@ async def test_add_same_line_twice_aborts(
     assert result["reason"] == "already_configured"
 
 
-async def test_add_line_when_all_tracked(
-    hass: HomeAssistant, demo_backend: DemoBackend
-) -> None:
+async def test_add_line_when_all_tracked(hass: HomeAssistant, demo_backend: DemoBackend) -> None:
     """With every line tracked, "Add line" says so."""
     from .conftest import demo_entry
 
@@ -165,7 +160,7 @@ async def test_add_line_when_all_tracked(
 async def test_add_line_provider_down(
     hass: HomeAssistant, init_integration: MockConfigEntry, demo_backend: DemoBackend
 ) -> None:
-    """"Add line" aborts cleanly when the lines cannot be listed."""
+    """ "Add line" aborts cleanly when the lines cannot be listed."""
     demo_backend.unavailable = True
     result = await _start_add_line(hass, init_integration)
     assert result["type"] is FlowResultType.ABORT

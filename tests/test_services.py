@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.prepaid_sim.const import DOMAIN
-from custom_components.prepaid_sim.providers.demo import DemoBackend
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+
+from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.providers.demo import DemoBackend
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -240,8 +240,9 @@ class DemoBackend:
     next_purchase_fault: PurchaseFault | None = None
     # The carrier charges but the line does not change (a renewal that never arrives).
     orders_not_applied: bool = False
-    # Seconds a purchase takes; lets tests overlap concurrent presses.
-    purchase_delay: float = 0.0
+    # Event-loop turns a purchase takes; lets tests overlap concurrent presses
+    # without depending on the (possibly frozen) clock.
+    purchase_turns: int = 0
     request_count: int = 0
     _order_seq: int = 0
 
@@ -416,8 +417,8 @@ class DemoProvider(Provider):
         """Buy a package, failing as the switches say."""
         self.backend.check_reachable()
         fault, self.backend.next_purchase_fault = self.backend.next_purchase_fault, None
-        if self.backend.purchase_delay:
-            await asyncio.sleep(self.backend.purchase_delay)
+        for _ in range(self.backend.purchase_turns):
+            await asyncio.sleep(0)
         if fault is PurchaseFault.TIMEOUT_BEFORE_COMMIT:
             raise OrderOutcomeUnknownError(reference, "timed out before the carrier answered")
         order = self.backend.commit_order(line_id, package, reference)
