@@ -33,6 +33,7 @@ from .base import (
     Package,
     Provider,
     ProviderUnavailableError,
+    RateLimitedError,
     Snapshot,
 )
 
@@ -234,6 +235,8 @@ class DemoBackend:
     # Fault switches.
     unavailable: bool = False
     auth_invalid: bool = False
+    # Seconds of Retry-After to answer every request with (an HTTP 429), or None.
+    rate_limited_for: float | None = None
     # Answers a client does not expect: surfaces as an unexpected (non-provider) error.
     garbled: bool = False
     reject_orders_with: str | None = None
@@ -266,6 +269,8 @@ class DemoBackend:
         self.request_count += 1
         if self.unavailable:
             raise ProviderUnavailableError("demo provider switched to unavailable")
+        if self.rate_limited_for is not None:
+            raise RateLimitedError("demo provider switched to rate limited", self.rate_limited_for)
         if self.auth_invalid:
             raise AuthenticationError("demo credentials switched to invalid")
         if self.garbled:
