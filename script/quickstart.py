@@ -79,7 +79,9 @@ class HomeAssistantClient:
             await self.exchange_code(answer["auth_code"])
         else:
             await self.login(username, password)
-        done = {step["step"] for step in await self.request("GET", "/api/onboarding") if step["done"]}
+        done = {
+            step["step"] for step in await self.request("GET", "/api/onboarding") if step["done"]
+        }
         if "core_config" not in done:
             await self.request("POST", "/api/onboarding/core_config", json={})
         if "analytics" not in done:
@@ -137,15 +139,17 @@ class HomeAssistantClient:
                 "POST", "/api/config/config_entries/flow", json={"handler": DOMAIN}
             )
             flow = await self.request(
-                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json={"provider": "demo"}
+                "POST",
+                f"/api/config/config_entries/flow/{flow['flow_id']}",
+                json={"provider": "demo"},
             )
             first = flow["data_schema"][0]["selector"]["select"]["options"][0]["value"]
             flow = await self.request(
-                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", json={"line_id": first}
+                "POST",
+                f"/api/config/config_entries/flow/{flow['flow_id']}",
+                json={"line_id": first},
             )
-            entries = await self.request(
-                "GET", f"/api/config/config_entries/entry?domain={DOMAIN}"
-            )
+            entries = await self.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
         entry_id = entries[0]["entry_id"]
         while True:
             flow = await self.request(
@@ -170,8 +174,7 @@ class HomeAssistantClient:
             ready = [
                 s
                 for s in states
-                if s["entity_id"].endswith("_data_remaining")
-                and s["state"] not in ("unavailable",)
+                if s["entity_id"].endswith("_data_remaining") and s["state"] != "unavailable"
             ]
             if ready:
                 return len(ready)
@@ -202,7 +205,7 @@ async def main() -> None:
         f"  login:    {args.username} / {args.password}\n"
         f"  token:    {args.token_file} (long-lived, for the REST API)\n"
         f"  demo:     {count} Prepaid SIM lines with live sensors\n"
-        f"  try:      curl -s -H \"Authorization: Bearer $(cat {args.token_file})\" "
+        f'  try:      curl -s -H "Authorization: Bearer $(cat {args.token_file})" '
         f"{args.url}/api/states | head -c 400\n",
         flush=True,
     )

@@ -1,0 +1,1 @@
+"""Loopback emulators of provider APIs."""

@@ -1,0 +1,559 @@
+"""Tests of the eSIM Access client against its loopback emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+import math
+import socket
+import time
+
+import aiohttp
+import pytest
+
+from custom_components.prepaid_sim.providers.base import (
+    AuthenticationError,
+    LineNotFoundError,
+    LineStatus,
+    Money,
+    OrderOutcomeUnknownError,
+    OrderRejectedError,
+    OrderStatus,
+    Package,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
+from custom_components.prepaid_sim.providers.esimaccess import (
+    PAGE_SIZE,
+    EsimAccessProvider,
+    _parse_envelope,
+    parse_time,
+)
+from tests.emulators.esimaccess import (
+    API_PREFIX,
+    DEFAULT_ACCESS_CODE,
+    GIB,
+    MIB,
+    EsimAccessEmulator,
+    FaultMode,
+)
+
+HMAC_KEY = "s3cret-key"
+PURCHASE_FAULTS: tuple[FaultMode, ...] = ("http_500", "malformed", "http_500_after_commit")
+READ_FAULTS: tuple[FaultMode, ...] = ("malformed", "http_500", "drop_after_commit")
+
+# The emulator's clock: whole seconds, like the API's timestamps, so times compare exactly.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def emulator(socket_enabled: None) -> AsyncIterator[EsimAccessEmulator]:
+    """Serve an eSIM Access emulator on loopback for one test (sockets allowed)."""
+    async with EsimAccessEmulator(clock=lambda: NOW, timeout_delay=2.0) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def client(
+    emulator: EsimAccessEmulator,
+    access_code: str = DEFAULT_ACCESS_CODE,
+    *,
+    secret_key: str | None = None,
+    base_url: str | None = None,
+) -> AsyncIterator[EsimAccessProvider]:
+    """Open a session and a provider pointed at the emulator."""
+    async with aiohttp.ClientSession() as session:
+        yield EsimAccessProvider(
+            session,
+            access_code,
+            secret_key=secret_key,
+            base_url=base_url or emulator.base_url,
+        )
+
+
+async def _package(provider: EsimAccessProvider, line_id: str, code: str) -> Package:
+    """Return one of the line's top-up packages by code."""
+    packages = await provider.async_list_packages(line_id)
+    return next(package for package in packages if package.package_id == code)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+async def test_list_lines_reads_every_page(emulator: EsimAccessEmulator) -> None:
+    """1,203 eSIMs come back in full, in ceil(1203 / 500) = 3 requests."""
+    for _ in range(1203):
+        emulator.add_esim()
+    async with client(emulator) as provider:
+        lines = await provider.async_list_lines()
+    assert len(lines) == 1203
+    assert {line.line_id for line in lines} == set(emulator.esims)
+    assert emulator.requests_to("esim/query") == math.ceil(1203 / PAGE_SIZE) == 3
+    first = next(iter(emulator.esims.values()))
+    summary = next(line for line in lines if line.line_id == first.esim_tran_no)
+    assert summary.name == f"eSIM {first.iccid[-4:]}"
+    assert summary.plan_name == "United States 3GB 30Days"
+
+
+async def test_fetch_request_count_follows_the_formula(emulator: EsimAccessEmulator) -> None:
+    """A refresh costs 1 balance/query + ceil(N / 500) pages, whatever is tracked."""
+    esims = [emulator.add_esim() for _ in range(1001)]
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch([esims[0].esim_tran_no, esims[-1].esim_tran_no])
+        assert set(snapshot.lines) == {esims[0].esim_tran_no, esims[-1].esim_tran_no}
+        assert emulator.requests_to("balance/query") == 1
+        assert emulator.requests_to("esim/query") == 3
+        assert len(emulator.request_log) == 1 + math.ceil(1001 / PAGE_SIZE)
+        emulator.request_log.clear()
+        empty = await provider.async_fetch([])
+    assert empty.lines == {}
+    assert emulator.request_log == [API_PREFIX + "balance/query"]
+
+
+async def test_fetch_normalizes_lines(emulator: EsimAccessEmulator) -> None:
+    """Bytes, expiry in aware UTC, wallet and status for every kind of line."""
+    healthy = emulator.add_esim(
+        total_volume=3 * GIB,
+        order_usage=1 * GIB,
+        expires_in=timedelta(days=10),
+        msisdn="+15550001111",
+    )
+    depleted = emulator.add_esim(order_usage=3 * GIB, esim_status="USED_UP")
+    expired = emulator.add_esim(esim_status="USED_EXPIRED", expires_in=timedelta(days=-2))
+    lapsed = emulator.add_esim(esim_status="IN_USE", expires_in=timedelta(hours=-1))
+    fresh = emulator.add_esim(esim_status="GOT_RESOURCE", smdp_status="RELEASED", expires_in=None)
+    daily = emulator.add_esim(data_type=2, total_volume=1 * GIB, order_usage=2 * GIB + 512 * MIB)
+    revoked = emulator.add_esim(esim_status="REVOKED")
+    odd = emulator.add_esim(esim_status="SOMETHING_NEW")
+    ids = [e.esim_tran_no for e in (healthy, depleted, expired, lapsed, fresh, daily, revoked, odd)]
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch(ids)
+
+    assert snapshot.wallet == Money(Decimal(500), "USD")
+    assert not snapshot.missing_line_ids
+    assert not snapshot.unreadable_line_ids
+    line = snapshot.lines[healthy.esim_tran_no]
+    assert line.status is LineStatus.ACTIVE
+    assert line.data_total_bytes == 3 * GIB
+    assert line.data_used_bytes == 1 * GIB
+    assert line.data_remaining_bytes == 2 * GIB
+    assert line.unlimited is False
+    assert line.expires_at == NOW + timedelta(days=10)
+    assert line.expires_at is not None
+    assert line.expires_at.utcoffset() == timedelta(0)
+    assert line.iccid == healthy.iccid
+    assert line.phone_number == "+15550001111"
+    assert line.package_id == "US_3GB_30D"
+    assert line.plan_name == "United States 3GB 30Days"
+
+    assert snapshot.lines[depleted.esim_tran_no].status is LineStatus.DEPLETED
+    assert snapshot.lines[depleted.esim_tran_no].data_remaining_bytes == 0
+    assert snapshot.lines[expired.esim_tran_no].status is LineStatus.EXPIRED
+    assert snapshot.lines[lapsed.esim_tran_no].status is LineStatus.EXPIRED
+    assert snapshot.lines[fresh.esim_tran_no].status is LineStatus.NOT_ACTIVE
+    assert snapshot.lines[fresh.esim_tran_no].expires_at is None
+    assert snapshot.lines[revoked.esim_tran_no].status is LineStatus.SUSPENDED
+    assert snapshot.lines[odd.esim_tran_no].status is LineStatus.UNKNOWN
+
+    day_plan = snapshot.lines[daily.esim_tran_no]
+    assert day_plan.status is LineStatus.ACTIVE
+    assert day_plan.unlimited is True
+    assert day_plan.data_total_bytes == 1 * GIB
+    assert day_plan.data_used_bytes == 2 * GIB + 512 * MIB
+    assert day_plan.data_remaining_bytes is None
+
+
+async def test_malformed_and_missing_lines(emulator: EsimAccessEmulator) -> None:
+    """A bad record is unreadable, a vanished one missing; the others still read."""
+    good = emulator.add_esim()
+    no_volume = emulator.add_esim(drop_fields={"totalVolume"})
+    bad_usage = emulator.add_esim(overrides={"orderUsage": "lots"})
+    bad_time = emulator.add_esim(overrides={"expiredTime": "next Tuesday"})
+    bad_packages = emulator.add_esim(overrides={"packageList": "none"})
+    broken = [no_volume, bad_usage, bad_time, bad_packages]
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch(
+            [good.esim_tran_no, *(e.esim_tran_no for e in broken), "25039999999999"]
+        )
+        queries = emulator.requests_to("esim/query")
+        summaries = await provider.async_list_lines()
+    assert set(snapshot.lines) == {good.esim_tran_no}
+    assert snapshot.lines[good.esim_tran_no].data_total_bytes == 3 * GIB
+    assert snapshot.unreadable_line_ids == {e.esim_tran_no for e in broken}
+    assert snapshot.missing_line_ids == {"25039999999999"}
+    # One page, plus one direct look for the absent line before calling it missing.
+    assert queries == 2
+    # Listing still offers the odd lines, so they can be picked.
+    assert len(summaries) == 5
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2023-08-17T17:01:37+0000",
+        "2023-08-17T17:01:37Z",
+        "2023-08-17 17:01:37",
+        "2023-08-18T01:01:37+08:00",
+        "2023-08-17T17:01:37.000+00:00",
+    ],
+)
+def test_parse_time_variants(value: str) -> None:
+    """Every timestamp shape becomes the same aware UTC instant."""
+    parsed = parse_time(value)
+    assert parsed == datetime(2023, 8, 17, 17, 1, 37, tzinfo=UTC)
+    assert parsed is not None
+    assert parsed.tzinfo is UTC
+
+
+async def test_packages_are_priced_in_decimal(emulator: EsimAccessEmulator) -> None:
+    """Prices times 10,000 become Decimal; volume, validity and daily plans normalize."""
+    line = emulator.add_esim()
+    europe = emulator.add_esim(location_code="EU-42")
+    daily = emulator.add_esim(data_type=2, total_volume=1 * GIB)
+    async with client(emulator) as provider:
+        packages = {p.package_id: p for p in await provider.async_list_packages(line.esim_tran_no)}
+        # The ICCID was looked up once (by esimTranNo) and is reused from the cache after.
+        assert emulator.requests_to("esim/query") == 1
+        eu = await provider.async_list_packages(europe.esim_tran_no)
+        day = await provider.async_list_packages(daily.esim_tran_no)
+    assert set(packages) == {"TOPUP_US_1GB_7D", "TOPUP_US_5GB_30D", "TOPUP_US_20GB_30D"}
+    small = packages["TOPUP_US_1GB_7D"]
+    assert small.price == Money(Decimal("4.5"), "USD")
+    assert packages["TOPUP_US_20GB_30D"].price.amount == Decimal("39.85")
+    assert small.data_bytes == 1 * GIB
+    assert small.validity == timedelta(days=7)
+    assert [(p.package_id, p.price, p.validity) for p in eu] == [
+        ("TOPUP_EU_3GB_1M", Money(Decimal(8), "EUR"), timedelta(days=30))
+    ]
+    assert [(p.data_bytes, p.daily_bytes) for p in day] == [(None, 1 * GIB)]
+
+
+async def test_packages_for_unknown_line(emulator: EsimAccessEmulator) -> None:
+    """Packages of a line the account does not have raise LineNotFoundError."""
+    emulator.add_esim()
+    async with client(emulator) as provider:
+        with pytest.raises(LineNotFoundError):
+            await provider.async_list_packages("25030000000000")
+
+
+# --- buying ----------------------------------------------------------------------------
+
+
+async def test_purchase_charges_exactly_once(emulator: EsimAccessEmulator) -> None:
+    """A top-up debits once, extends from the old expiry and reports the new state."""
+    line = emulator.add_esim(expires_in=timedelta(days=10))
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_5GB_30D")
+        order = await provider.async_purchase(line.esim_tran_no, package, "ref-0001")
+    assert order.status is OrderStatus.COMPLETED
+    assert order.reference == order.order_id == "ref-0001"
+    assert order.package_id == "TOPUP_US_5GB_30D"
+    assert order.price == Money(Decimal("12.5"), "USD")
+    assert order.new_expires_at == NOW + timedelta(days=40)
+    assert order.new_data_total_bytes == 8 * GIB
+    assert [(c.transaction_id, c.esim_tran_no, c.amount) for c in emulator.ledger] == [
+        ("ref-0001", line.esim_tran_no, 125_000)
+    ]
+    assert emulator.balance == 5_000_000 - 125_000
+    assert emulator.requests_to("esim/topup") == 1
+
+
+async def test_insufficient_balance_is_rejected(emulator: EsimAccessEmulator) -> None:
+    """200007 is a refusal with insufficient_funds and nothing charged."""
+    line = emulator.add_esim()
+    emulator.balance = 10_000
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        with pytest.raises(OrderRejectedError) as err:
+            await provider.async_purchase(line.esim_tran_no, package, "ref-poor")
+    assert err.value.insufficient_funds is True
+    assert err.value.code == "200007"
+    assert emulator.ledger == []
+    assert emulator.balance == 10_000
+
+
+async def test_changed_price_is_rejected(emulator: EsimAccessEmulator) -> None:
+    """The amount price check refuses a stale price instead of charging the new one."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        emulator.packages["TOPUP_US_1GB_7D"] = emulator.packages["TOPUP_US_1GB_7D"].__class__(
+            package_code="TOPUP_US_1GB_7D", name="US 1GB", price=55_000, volume=GIB, duration=7
+        )
+        with pytest.raises(OrderRejectedError) as err:
+            await provider.async_purchase(line.esim_tran_no, package, "ref-stale")
+    assert err.value.code == "200005"
+    assert err.value.insufficient_funds is False
+    assert emulator.ledger == []
+
+
+async def test_lost_answer_after_commit_is_found(emulator: EsimAccessEmulator) -> None:
+    """A dropped connection after the charge is 'unknown'; the lookup then finds it."""
+    line = emulator.add_esim(expires_in=timedelta(days=3))
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        sent_at = datetime.now(UTC)
+        emulator.fail_next["esim/topup"] = "drop_after_commit"
+        with pytest.raises(OrderOutcomeUnknownError) as err:
+            await provider.async_purchase(line.esim_tran_no, package, "ref-dropped")
+        assert err.value.reference == "ref-dropped"
+        assert len(emulator.ledger) == 1
+        order = await provider.async_find_order(line.esim_tran_no, "ref-dropped", sent_at)
+    assert order is not None
+    assert order.reference == "ref-dropped"
+    assert order.package_id == "TOPUP_US_1GB_7D"
+    assert order.status is OrderStatus.COMPLETED
+    assert order.new_expires_at == NOW + timedelta(days=10)
+    assert order.new_data_total_bytes == 4 * GIB
+    # The lookup never re-sent the top-up.
+    assert emulator.requests_to("esim/topup") == 1
+    assert len(emulator.ledger) == 1
+
+
+@pytest.mark.parametrize(
+    ("show_transaction_id", "show_create_time", "restart", "found"),
+    [
+        (False, True, True, True),  # createTime after sent_at is enough, even after restart
+        (False, False, False, True),  # same process: the line grew since we sent
+        (False, False, True, False),  # restarted and no evidence in the API: cannot tell
+    ],
+)
+async def test_find_order_with_less_evidence(
+    emulator: EsimAccessEmulator,
+    show_transaction_id: bool,
+    show_create_time: bool,
+    restart: bool,
+    found: bool,
+) -> None:
+    """Reconciliation falls back to createTime, then to the pre-send baseline."""
+    emulator.expose_topup_transaction_ids = show_transaction_id
+    emulator.expose_package_create_time = show_create_time
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        await provider.async_fetch([line.esim_tran_no])  # the baseline a live process has
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        sent_at = datetime.now(UTC)
+        emulator.fail_next["esim/topup"] = "drop_after_commit"
+        with pytest.raises(OrderOutcomeUnknownError):
+            await provider.async_purchase(line.esim_tran_no, package, "ref-quiet")
+        looker = provider
+        if restart:
+            looker = EsimAccessProvider(
+                provider._session, DEFAULT_ACCESS_CODE, base_url=emulator.base_url
+            )
+        order = await looker.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
+    assert (order is not None) is found
+    assert len(emulator.ledger) == 1
+
+
+async def test_timeout_before_commit(emulator: EsimAccessEmulator) -> None:
+    """A timeout is 'unknown'; the lookup finds nothing, and nothing was charged."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        provider.timeout = aiohttp.ClientTimeout(total=0.3)
+        sent_at = datetime.now(UTC)
+        emulator.fail_next["esim/topup"] = "timeout"
+        with pytest.raises(OrderOutcomeUnknownError):
+            await provider.async_purchase(line.esim_tran_no, package, "ref-slow")
+        assert await provider.async_find_order(line.esim_tran_no, "ref-slow", sent_at) is None
+    assert emulator.ledger == []
+
+
+async def test_server_errors_during_purchase(emulator: EsimAccessEmulator) -> None:
+    """HTTP 500 (before or after commit) and bad JSON are 'unknown', never a refusal."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        for number, fault in enumerate(PURCHASE_FAULTS):
+            emulator.fail_next["esim/topup"] = fault
+            with pytest.raises(OrderOutcomeUnknownError):
+                await provider.async_purchase(line.esim_tran_no, package, f"ref-5xx-{number}")
+        sent_at = datetime.now(UTC) - timedelta(seconds=5)
+        assert await provider.async_find_order(line.esim_tran_no, "ref-5xx-0", sent_at) is None
+        found = await provider.async_find_order(line.esim_tran_no, "ref-5xx-2", sent_at)
+    assert found is not None
+    assert found.reference == "ref-5xx-2"
+    assert [charge.transaction_id for charge in emulator.ledger] == ["ref-5xx-2"]
+
+
+async def test_connect_failure_is_unavailable(emulator: EsimAccessEmulator) -> None:
+    """Only a failure to connect at all means the order certainly was not sent."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    line = emulator.add_esim()
+    package = Package(
+        package_id="TOPUP_US_1GB_7D",
+        name="US 1GB",
+        price=Money(Decimal("4.5"), "USD"),
+        data_bytes=GIB,
+        validity=timedelta(days=7),
+    )
+    async with client(emulator, base_url=f"http://127.0.0.1:{port}") as provider:
+        with pytest.raises(ProviderUnavailableError) as err:
+            await provider.async_purchase(line.esim_tran_no, package, "ref-nowhere")
+        assert not isinstance(err.value, OrderOutcomeUnknownError)
+        with pytest.raises(ProviderUnavailableError):
+            await provider.async_fetch([line.esim_tran_no])
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "insufficient"),
+    [
+        (b'{"success":false,"errorCode":"200007","errorMsg":"low"}', OrderRejectedError, True),
+        (b'{"success":false,"errorCode":"310241","errorMessage":"no"}', OrderRejectedError, False),
+        (
+            b'{"success":false,"errorCode":"000106","errorMessage":"pager"}',
+            OrderRejectedError,
+            False,
+        ),
+        (b'{"success":false,"errorCode":"101003","errorMessage":"sig"}', AuthenticationError, None),
+        (
+            b'{"success":false,"errorCode":"000102","errorMessage":"RT-AccessCode is invalid"}',
+            AuthenticationError,
+            None,
+        ),
+        (
+            b'{"success":false,"errorCode":1,"errorMessage":"server error"}',
+            OrderOutcomeUnknownError,
+            None,
+        ),
+        (
+            b'{"success":false,"errorCode":"900001","errorMessage":"busy"}',
+            OrderOutcomeUnknownError,
+            None,
+        ),
+    ],
+)
+def test_purchase_error_codes(
+    body: bytes, expected: type[Exception], insufficient: bool | None
+) -> None:
+    """Each documented top-up error code lands on the right side of the contract."""
+    envelope = _parse_envelope(body)
+    assert envelope is not None
+    assert not envelope.success
+    provider = EsimAccessProvider(None, "code")  # type: ignore[arg-type]
+    error = provider._purchase_error(envelope, "ref-codes")
+    assert type(error) is expected
+    if isinstance(error, OrderRejectedError):
+        assert error.insufficient_funds is insufficient
+        assert error.message in {"low", "no", "pager"}  # errorMsg and errorMessage both read
+    if isinstance(error, OrderOutcomeUnknownError):
+        assert error.reference == "ref-codes"
+
+
+# --- errors while reading ----------------------------------------------------------------
+
+
+async def test_rate_limited_answer(emulator: EsimAccessEmulator) -> None:
+    """429 is RateLimitedError with Retry-After, and the limiter then holds requests."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        emulator.fail_next["balance/query"] = "rate_limit"
+        with pytest.raises(RateLimitedError) as err:
+            await provider.async_get_account()
+        assert err.value.retry_after == 1.0
+        started = time.monotonic()
+        await provider.async_get_account()
+        assert time.monotonic() - started >= 0.9
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        emulator.fail_next["esim/topup"] = "rate_limit"
+        with pytest.raises(RateLimitedError):
+            await provider.async_purchase(line.esim_tran_no, package, "ref-busy")
+    assert emulator.ledger == []
+    assert emulator.requests_to("esim/topup") == 1  # a purchase is never retried
+
+
+async def test_unusable_answers_are_unavailable(emulator: EsimAccessEmulator) -> None:
+    """Malformed JSON, HTTP 500, a server error envelope and a drop are ProviderUnavailable."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        for fault in READ_FAULTS:
+            emulator.fail_next["esim/query"] = fault
+            with pytest.raises(ProviderUnavailableError) as err:
+                await provider.async_fetch([line.esim_tran_no])
+            assert not isinstance(err.value, RateLimitedError)
+        emulator.fail_next["balance/query"] = "timeout"
+        provider.timeout = aiohttp.ClientTimeout(total=0.2)
+        with pytest.raises(ProviderUnavailableError):
+            await provider.async_get_account()
+
+
+async def test_bad_access_code(emulator: EsimAccessEmulator) -> None:
+    """A refused or expired access code is AuthenticationError, also on purchase."""
+    line = emulator.add_esim()
+    async with client(emulator, "not-my-code") as provider:
+        with pytest.raises(AuthenticationError):
+            await provider.async_get_account()
+    async with client(emulator) as provider:
+        package = await _package(provider, line.esim_tran_no, "TOPUP_US_1GB_7D")
+        emulator.fail_next["esim/query"] = "expired_key"
+        with pytest.raises(AuthenticationError):
+            await provider.async_fetch([line.esim_tran_no])
+        emulator.fail_next["esim/topup"] = "expired_key"
+        with pytest.raises(AuthenticationError):
+            await provider.async_purchase(line.esim_tran_no, package, "ref-auth")
+    assert emulator.ledger == []
+
+
+async def test_account_id_is_stable_and_opaque(emulator: EsimAccessEmulator) -> None:
+    """The account id derives from the access code without revealing it."""
+    emulator.valid_access_codes.add("other-code")
+    async with client(emulator) as provider:
+        account = await provider.async_get_account()
+        again = await provider.async_get_account()
+    async with client(emulator, "other-code") as provider:
+        other = await provider.async_get_account()
+    assert account.account_id == again.account_id
+    assert account.account_id.startswith("esimaccess-")
+    assert DEFAULT_ACCESS_CODE not in account.account_id
+    assert other.account_id != account.account_id
+    assert account.name == "eSIM Access"
+    assert account.wallet == Money(Decimal(500), "USD")
+
+
+async def test_hmac_signing(socket_enabled: None) -> None:
+    """With a secret the emulator demands signatures; only the right secret passes."""
+    async with EsimAccessEmulator(secret_key=HMAC_KEY) as emulator:
+        line = emulator.add_esim()
+        async with client(emulator, secret_key=HMAC_KEY) as provider:
+            snapshot = await provider.async_fetch([line.esim_tran_no])
+            assert set(snapshot.lines) == {line.esim_tran_no}
+        async with client(emulator, secret_key=HMAC_KEY + "-wrong") as provider:
+            with pytest.raises(AuthenticationError, match="101003"):
+                await provider.async_get_account()
+        async with client(emulator) as provider:
+            with pytest.raises(AuthenticationError):
+                await provider.async_get_account()
+
+
+async def test_rate_limiter_keeps_under_eight_per_second(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """A burst of 30 calls is spread out so the emulator never has to answer 429."""
+    async with aiohttp.ClientSession() as session:
+        # Control: without the limiter the same emulator does throttle a burst.
+        url = emulator.base_url + API_PREFIX + "balance/query"
+        headers = {"RT-AccessCode": DEFAULT_ACCESS_CODE}
+        statuses = await asyncio.gather(
+            *(session.post(url, json={}, headers=headers) for _ in range(12))
+        )
+        assert 429 in {response.status for response in statuses}
+        for response in statuses:
+            response.release()
+    await asyncio.sleep(1.0)  # let the emulator's window empty
+    emulator.throttled = 0
+    emulator.request_log.clear()
+    async with client(emulator) as provider:
+        started = time.monotonic()
+        accounts = await asyncio.gather(*(provider.async_get_account() for _ in range(30)))
+        elapsed = time.monotonic() - started
+    assert len(accounts) == 30
+    assert emulator.throttled == 0
+    assert len(emulator.request_log) == 30
+    # 30 requests at 8/s start at t = 0, 1, 2 and 3 s.
+    assert elapsed >= 2.9
