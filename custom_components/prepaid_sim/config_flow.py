@@ -218,10 +218,14 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**entry.data, **user_input}
-            account, _, errors = await _async_check(self, spec, data)
+            account, lines, errors = await _async_check(self, spec, data)
             if account is not None:
-                await self.async_set_unique_id(f"{spec.key}_{account.account_id}")
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                # Same account: the same id, or (for providers whose id derives from the
+                # key, so a new key means a new id) every tracked line is on it.
+                same_id = f"{spec.key}_{account.account_id}" == entry.unique_id
+                line_ids = {line.line_id for line in lines}
+                if not same_id and not set(tracked_line_ids(entry)) <= line_ids:
+                    return self.async_abort(reason="wrong_account")
                 # A loaded entry reloads through its update listener; one whose setup
                 # failed has no listener left and must be reloaded here.
                 if entry.state is ConfigEntryState.LOADED:

@@ -12,8 +12,10 @@ from datetime import timedelta
 
 from aiohttp import ClientSession
 
+from . import esimaccess, esimgo
 from .base import Provider
 from .demo import DEMO_PROVIDER_KEY, DemoProvider, get_demo_backend
+from .ratelimit import shared_rate_limiter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +48,39 @@ def _build_demo(
     return DemoProvider(get_demo_backend())
 
 
+def _build_esimaccess(
+    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+) -> Provider:
+    """Build an eSIM Access client; the secret key (HMAC signing) is optional."""
+    base_url = base_url or esimaccess.DEFAULT_BASE_URL
+    provider = esimaccess.EsimAccessProvider(
+        session,
+        credentials["access_code"],
+        secret_key=credentials.get("secret_key") or None,
+        base_url=base_url,
+    )
+    # The 8 requests/s limit is not said to be per account or per IP [I]: every client of
+    # the host shares one limiter, which keeps under either reading.
+    provider.rate_limiter = shared_rate_limiter(
+        f"esimaccess {base_url}", esimaccess.REQUESTS_PER_SECOND
+    )
+    return provider
+
+
+def _build_esimgo(
+    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+) -> Provider:
+    """Build an eSIM Go client."""
+    base_url = base_url or esimgo.DEFAULT_BASE_URL
+    # The 10 requests/s limit is per IP: every client of the host shares one limiter.
+    limiter = shared_rate_limiter(
+        f"esimgo {base_url}", esimgo.RATE_LIMIT_PER_SECOND, period=esimgo.RATE_WINDOW_SECONDS
+    )
+    return esimgo.EsimGoProvider(
+        session, credentials["api_key"], base_url=base_url, rate_limiter=limiter
+    )
+
+
 PROVIDERS: dict[str, ProviderSpec] = {
     DEMO_PROVIDER_KEY: ProviderSpec(
         key=DEMO_PROVIDER_KEY,
@@ -54,5 +89,24 @@ PROVIDERS: dict[str, ProviderSpec] = {
         default_base_url=None,
         update_interval=timedelta(minutes=1),
         factory=_build_demo,
+    ),
+    "esimaccess": ProviderSpec(
+        key="esimaccess",
+        name="eSIM Access",
+        credential_fields=(
+            CredentialField(key="access_code"),
+            CredentialField(key="secret_key", required=False),
+        ),
+        default_base_url=esimaccess.DEFAULT_BASE_URL,
+        update_interval=esimaccess.UPDATE_INTERVAL,
+        factory=_build_esimaccess,
+    ),
+    "esimgo": ProviderSpec(
+        key="esimgo",
+        name="eSIM Go",
+        credential_fields=(CredentialField(key="api_key"),),
+        default_base_url=esimgo.DEFAULT_BASE_URL,
+        update_interval=esimgo.UPDATE_INTERVAL,
+        factory=_build_esimgo,
     ),
 }

@@ -78,7 +78,7 @@ UPDATE_INTERVAL: Final = timedelta(minutes=15)
 RATE_LIMIT_PER_SECOND: Final = 10
 # Our window is a little longer than theirs so network jitter can never put 11 of our
 # requests into one of their fixed windows.
-_RATE_WINDOW_SECONDS: Final = 1.05
+RATE_WINDOW_SECONDS: Final = 1.05
 # A read that hits 429 is retried once when the provider asks for at most this long.
 _READ_RETRY_MAX_WAIT: Final = 2.0
 # Never trust a rate-limit reset header to hold us for longer than this (clock skew).
@@ -514,7 +514,7 @@ class EsimGoProvider(Provider):
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._limiter = rate_limiter or RateLimiter(
-            RATE_LIMIT_PER_SECOND, period=_RATE_WINDOW_SECONDS
+            RATE_LIMIT_PER_SECOND, period=RATE_WINDOW_SECONDS
         )
         # Names from the last listing, so a refresh needs no extra request per line.
         self._names: dict[str, str] = {}
