@@ -10,12 +10,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 # pytest-homeassistant-custom-component ships its own ``custom_components`` package;
 # importing ours first makes Home Assistant find this integration.
-import custom_components.prepaid_sim  # noqa: F401
+from custom_components.prepaid_sim import PLATFORMS
 from custom_components.prepaid_sim.const import (
     CONF_LINE_ID,
     CONF_PROVIDER,
@@ -91,11 +92,21 @@ def mock_config_entry() -> MockConfigEntry:
 
 
 @pytest.fixture
+def platforms() -> list[Platform]:
+    """Return the platforms to set up (all by default; snapshot tests pick one)."""
+    return list(PLATFORMS)
+
+
+@pytest.fixture
 async def init_integration(
-    hass: HomeAssistant, demo_backend: DemoBackend, mock_config_entry: MockConfigEntry
+    hass: HomeAssistant,
+    demo_backend: DemoBackend,
+    mock_config_entry: MockConfigEntry,
+    platforms: list[Platform],
 ) -> MockConfigEntry:
     """Set up the demo account."""
     mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
+    with patch("custom_components.prepaid_sim.PLATFORMS", platforms):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
     return mock_config_entry

@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
@@ -24,6 +24,7 @@ from .conftest import demo_entry
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
 
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_sensors(
     hass: HomeAssistant,

@@ -8,7 +8,7 @@ from homeassistant.const import Platform
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .const import CONF_BASE_URL, CONF_PROVIDER, DOMAIN
+from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, PrepaidSimData
 from .providers import PROVIDERS
 from .renewal import RenewalManager, journal_store
@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -32,32 +37,33 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
     """Set up one account: its provider client, coordinator and renewal journal."""
     spec = PROVIDERS[entry.data[CONF_PROVIDER]]
-    credentials = {
-        field.key: entry.data[field.key]
-        for field in spec.credential_fields
-        if field.key in entry.data
-    }
-    provider = spec.factory(
-        async_get_clientsession(hass), credentials, entry.data.get(CONF_BASE_URL)
-    )
+    provider = spec.create(async_get_clientsession(hass), entry.data)
     coordinator = PrepaidSimCoordinator(hass, entry, provider, spec)
     renewals = RenewalManager(hass, entry, provider, coordinator)
     entry.runtime_data = PrepaidSimData(
-        spec=spec, provider=provider, coordinator=coordinator, renewals=renewals
+        spec=spec,
+        provider=provider,
+        coordinator=coordinator,
+        renewals=renewals,
+        loaded_with=(frozenset(entry.subentries), dict(entry.data)),
     )
     await coordinator.async_config_entry_first_refresh()
     # Orders whose answer was lost before a stop are settled before anything new is sent.
     await renewals.async_load()
     entry.async_on_unload(renewals.async_shutdown)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    # Added or removed lines (subentries) take effect through a reload.
-    entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
+    entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
+    # Package lists feed the selects and suggestions; read them without delaying setup.
+    entry.async_create_background_task(hass, renewals.async_load_catalogues(), f"{DOMAIN} packages")
     return True
 
 
-async def _async_reload_on_change(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
-    """Reload the account when its lines or settings change."""
-    hass.config_entries.async_schedule_reload(entry.entry_id)
+async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
+    """Reload for new credentials or lines; apply a line's new settings in place."""
+    if (frozenset(entry.subentries), dict(entry.data)) != entry.runtime_data.loaded_with:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+    else:
+        entry.runtime_data.coordinator.async_update_listeners()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:

@@ -33,7 +33,7 @@ from .const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN, LOGGER, S
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .providers import PROVIDERS, ProviderSpec
 from .providers.base import Account, AuthenticationError, LineSummary, ProviderError
-from .renewal import CONF_SPEND_CAP
+from .settings import CONF_SPEND_CAP
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -81,12 +81,7 @@ async def _async_check(
     flow: ConfigFlow, spec: ProviderSpec, data: Mapping[str, Any]
 ) -> tuple[Account | None, list[LineSummary], dict[str, str]]:
     """Open the account with ``data``; return it, its lines and any form errors."""
-    credentials = {
-        field.key: data[field.key] for field in spec.credential_fields if field.key in data
-    }
-    provider = spec.factory(
-        async_get_clientsession(flow.hass), credentials, data.get(CONF_BASE_URL)
-    )
+    provider = spec.create(async_get_clientsession(flow.hass), data)
     try:
         account = await provider.async_get_account()
         lines = await provider.async_list_lines()

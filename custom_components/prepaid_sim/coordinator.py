@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_LINE_ID, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
+from .forecast import UsageHistory
 from .providers.base import AuthenticationError, Provider, ProviderError, RateLimitedError, Snapshot
 
 if TYPE_CHECKING:
@@ -28,6 +32,9 @@ class PrepaidSimData:
     provider: Provider
     coordinator: PrepaidSimCoordinator
     renewals: RenewalManager
+    # The lines and credentials set up at load: changing them needs a reload; changing a
+    # line's settings does not.
+    loaded_with: tuple[frozenset[str], dict[str, Any]]
 
 
 type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]
@@ -70,6 +77,15 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             always_update=False,
         )
         self.provider = provider
+        self.history = UsageHistory()
+        self._history_store: Store[dict[str, Any]] = Store(
+            hass, 1, f"{DOMAIN}.{entry.entry_id}.usage", private=True
+        )
+
+    @override
+    async def _async_setup(self) -> None:
+        """Load the usage history kept across restarts."""
+        self.history = UsageHistory((await self._history_store.async_load()) or {})
 
     @override
     async def _async_update_data(self) -> Snapshot:
@@ -96,7 +112,17 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_placeholders={"error": str(err)},
             ) from err
         self._report_missing_lines(snapshot, line_ids)
+        self._record_usage(snapshot, line_ids.keys())
         return snapshot
+
+    def _record_usage(self, snapshot: Snapshot, tracked: Iterable[str]) -> None:
+        """Add this snapshot's readings to the usage history and save it soon."""
+        now = dt_util.utcnow()
+        changed = [self.history.add(line, now) for line in snapshot.lines.values()]
+        self.history.forget(tracked)
+        if any(changed):
+            # Readings are cheap to lose; write at most once a minute.
+            self._history_store.async_delay_save(self.history.as_dict, 60)
 
     def _report_missing_lines(self, snapshot: Snapshot, line_ids: dict[str, str]) -> None:
         """Raise a repair issue for each tracked line the provider no longer returns."""

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity import EntityDescription
 
     from .providers.base import Line
+from .settings import LineSettings
 
 
 def line_device_identifier(entry_unique_id: str | None, line_id: str) -> str:
@@ -37,6 +38,7 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         super().__init__(coordinator)
         self.entity_description = description
         self.line_id: str = subentry.data[CONF_LINE_ID]
+        self.subentry_id = subentry.subentry_id
         entry = coordinator.config_entry
         identifier = line_device_identifier(entry.unique_id, self.line_id)
         self._attr_unique_id = f"{identifier}_{description.key}"
@@ -53,6 +55,13 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     def line(self) -> Line | None:
         """Return the line's latest reading, if the provider returned it."""
         return self.coordinator.data.lines.get(self.line_id)
+
+    @property
+    def settings(self) -> LineSettings:
+        """Return the line's current settings."""
+        return LineSettings.from_data(
+            self.coordinator.config_entry.subentries[self.subentry_id].data
+        )
 
     @property
     @override

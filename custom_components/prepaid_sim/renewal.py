@@ -43,6 +43,7 @@ from .providers.base import (
     ProviderError,
     ProviderUnavailableError,
 )
+from .settings import LineSettings
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -52,8 +53,6 @@ STORAGE_VERSION: Final = 1
 MAX_RECEIPTS: Final = 500
 # Backoff between look-ups of an order whose answer was lost.
 RECONCILE_DELAYS: Final = (30, 60, 120, 300, 600, 1800)
-
-CONF_SPEND_CAP: Final = "spend_cap"
 
 
 class RenewalState(StrEnum):
@@ -144,6 +143,7 @@ class RenewalManager:
         self.repeat_window = DEFAULT_REPEAT_WINDOW
         self._store = journal_store(hass, entry.entry_id)
         self._records: list[RenewalRecord] = []
+        self._catalogue: dict[str, list[Package]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._timers: dict[str, CALLBACK_TYPE] = {}
 
@@ -174,24 +174,46 @@ class RenewalManager:
         return next((r for r in reversed(self._records) if r.line_id == line_id), None)
 
     async def async_list_packages(self, line_id: str) -> list[Package]:
-        """Return the line's packages, with provider errors translated."""
+        """Return the line's packages fresh from the provider (and keep them for the UI)."""
         try:
-            return await self.provider.async_list_packages(line_id)
+            packages = await self.provider.async_list_packages(line_id)
         except ProviderError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="provider_error",
                 translation_placeholders={"error": str(err)},
             ) from err
+        self._catalogue[line_id] = packages
+        return packages
 
-    @staticmethod
-    def default_package(line: Line | None, packages: list[Package]) -> Package:
-        """Return the line's current package if offered, else the cheapest."""
-        if line is not None and line.package_id is not None:
+    def cached_packages(self, line_id: str) -> list[Package] | None:
+        """Return the packages last read for the line, without asking the provider."""
+        return self._catalogue.get(line_id)
+
+    async def async_load_catalogues(self) -> None:
+        """Read every tracked line's packages once, in the background after setup."""
+        for line_id in tracked_line_ids(self.entry):
+            if line_id in self._catalogue:
+                continue
+            try:
+                await self.async_list_packages(line_id)
+            except HomeAssistantError as err:
+                LOGGER.debug("Packages of %s not read: %s", line_id, err)
+        self.coordinator.async_update_listeners()
+
+    def default_package(self, line_id: str, packages: list[Package]) -> Package | None:
+        """Return the line's preferred package, else its current one, else the cheapest."""
+        line = self.coordinator.data.lines.get(line_id) if self.coordinator.data else None
+        wanted = (
+            self.settings(line_id).preferred_package
+            if line_id in tracked_line_ids(self.entry)
+            else None
+        )
+        for package_id in (wanted, line.package_id if line else None):
             for package in packages:
-                if package.package_id == line.package_id:
+                if package.package_id == package_id:
                     return package
-        return min(packages, key=lambda package: package.price.amount)
+        return min(packages, key=lambda package: package.price.amount, default=None)
 
     async def async_renew(
         self,
@@ -438,9 +460,11 @@ class RenewalManager:
             )
         return self.entry.subentries[subentry_id].title
 
-    def _line_setting(self, line_id: str, key: str) -> Any:
-        """Return one of the line's settings (subentry data)."""
-        return self.entry.subentries[tracked_line_ids(self.entry)[line_id]].data.get(key)
+    def settings(self, line_id: str) -> LineSettings:
+        """Return the line's settings (subentry data with defaults)."""
+        return LineSettings.from_data(
+            self.entry.subentries[tracked_line_ids(self.entry)[line_id]].data
+        )
 
     def _check_not_pending(self, line_id: str, line_name: str) -> None:
         """Refuse a renewal while an earlier one's outcome is unknown."""
@@ -459,14 +483,13 @@ class RenewalManager:
         """Return the package asked for, or the line's default one."""
         packages = await self.async_list_packages(line_id)
         if package_id is None:
-            if not packages:
+            if (package := self.default_package(line_id, packages)) is None:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="no_packages",
                     translation_placeholders={"line": self._line_name(line_id)},
                 )
-            line = self.coordinator.data.lines.get(line_id) if self.coordinator.data else None
-            return self.default_package(line, packages)
+            return package
         for package in packages:
             if package.package_id == package_id:
                 return package
@@ -501,7 +524,7 @@ class RenewalManager:
 
     def _check_spend_cap(self, line_id: str, line_name: str, package: Package) -> None:
         """Refuse a renewal that would take this month's spend over the line's cap."""
-        if (cap := self._line_setting(line_id, CONF_SPEND_CAP)) is None:
+        if (cap := self.settings(line_id).spend_cap) is None:
             return
         month_start = dt_util.start_of_local_day().replace(day=1)
         spent = sum(
@@ -515,7 +538,7 @@ class RenewalManager:
             ),
             Decimal(0),
         )
-        if spent + package.price.amount > Decimal(str(cap)):
+        if spent + package.price.amount > cap:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="spend_cap_reached",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, override
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -11,43 +14,66 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import UnitOfInformation
+from homeassistant.const import EntityCategory, UnitOfInformation
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .const import SUBENTRY_TYPE_LINE
+from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator
 from .entity import PrepaidSimLineEntity
-from .providers.base import Line, LineStatus, Money, Snapshot
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from datetime import datetime
-    from decimal import Decimal
-
-    from homeassistant.core import HomeAssistant
-    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-    from homeassistant.helpers.typing import StateType
-
-    from .coordinator import PrepaidSimConfigEntry
+from .providers.base import Line, LineStatus, Money
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0
 
 
-def _balance(line: Line, snapshot: Snapshot) -> Money | None:
+def _balance(line: Line, coordinator: PrepaidSimCoordinator) -> Money | None:
     """Return the line's own credit, or else the account wallet that pays for it."""
-    return line.balance or snapshot.wallet
+    return line.balance or coordinator.data.wallet
+
+
+def _suggested_package(line: Line, coordinator: PrepaidSimCoordinator) -> str | None:
+    """Return the name of the package that covers the forecast use until expiry."""
+    packages = coordinator.config_entry.runtime_data.renewals.cached_packages(line.line_id)
+    package = coordinator.history.suggest(line, packages or [], dt_util.utcnow())
+    return package.name if package else None
+
+
+def _last_renewal(line: Line, coordinator: PrepaidSimCoordinator) -> datetime | None:
+    """Return when the line's latest renewal was asked for."""
+    record = coordinator.config_entry.runtime_data.renewals.last_record(line.line_id)
+    return record.created if record else None
+
+
+def _last_renewal_receipt(line: Line, coordinator: PrepaidSimCoordinator) -> dict[str, Any]:
+    """Return the latest receipt's details."""
+    record = coordinator.config_entry.runtime_data.renewals.last_record(line.line_id)
+    if record is None:
+        return {}
+    return {
+        "package": record.package_name,
+        "price": float(record.amount),
+        "currency": record.currency,
+        "order_id": record.order_id,
+        "outcome": record.state,
+        "caller": record.caller,
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrepaidSimSensorEntityDescription(SensorEntityDescription):
     """Describes a line sensor."""
 
-    value_fn: Callable[[Line, Snapshot], StateType | datetime | Decimal]
-    unit_fn: Callable[[Line, Snapshot], str | None] | None = None
+    value_fn: Callable[[Line, PrepaidSimCoordinator], StateType | datetime | Decimal]
+    unit_fn: Callable[[Line, PrepaidSimCoordinator], str | None] | None = None
+    attrs_fn: Callable[[Line, PrepaidSimCoordinator], dict[str, Any]] | None = None
 
 
 def _data_size(
     key: str,
-    value_fn: Callable[[Line, Snapshot], StateType],
+    value_fn: Callable[[Line, PrepaidSimCoordinator], StateType],
     state_class: SensorStateClass | None = None,
 ) -> PrepaidSimSensorEntityDescription:
     """Describe a data-size sensor: bytes natively, shown in binary gigabytes."""
@@ -78,11 +104,11 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         translation_key="balance",
         device_class=SensorDeviceClass.MONETARY,
         suggested_display_precision=2,
-        value_fn=lambda line, snapshot: (
-            money.amount if (money := _balance(line, snapshot)) else None
+        value_fn=lambda line, coordinator: (
+            money.amount if (money := _balance(line, coordinator)) else None
         ),
-        unit_fn=lambda line, snapshot: (
-            money.currency if (money := _balance(line, snapshot)) else None
+        unit_fn=lambda line, coordinator: (
+            money.currency if (money := _balance(line, coordinator)) else None
         ),
     ),
     PrepaidSimSensorEntityDescription(
@@ -97,6 +123,25 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in LineStatus],
         value_fn=lambda line, _: line.status.value,
+    ),
+    PrepaidSimSensorEntityDescription(
+        key="data_runs_out",
+        translation_key="data_runs_out",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda line, coordinator: coordinator.history.runs_out_at(line, dt_util.utcnow()),
+    ),
+    PrepaidSimSensorEntityDescription(
+        key="suggested_package",
+        translation_key="suggested_package",
+        value_fn=_suggested_package,
+    ),
+    PrepaidSimSensorEntityDescription(
+        key="last_renewal",
+        translation_key="last_renewal",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_last_renewal,
+        attrs_fn=_last_renewal_receipt,
     ),
 )
 
@@ -128,7 +173,7 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
         """Return the value from the latest snapshot."""
         if (line := self.line) is None:
             return None
-        return self.entity_description.value_fn(line, self.coordinator.data)
+        return self.entity_description.value_fn(line, self.coordinator)
 
     @property
     @override
@@ -138,4 +183,12 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
             return super().native_unit_of_measurement
         if (line := self.line) is None:
             return None
-        return self.entity_description.unit_fn(line, self.coordinator.data)
+        return self.entity_description.unit_fn(line, self.coordinator)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the receipt details of the last-renewal sensor."""
+        if self.entity_description.attrs_fn is None or (line := self.line) is None:
+            return None
+        return self.entity_description.attrs_fn(line, self.coordinator)

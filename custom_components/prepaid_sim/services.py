@@ -97,8 +97,7 @@ async def _async_list_packages(call: ServiceCall) -> ServiceResponse:
     entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
     renewals = entry.runtime_data.renewals
     packages = await renewals.async_list_packages(line_id)
-    line = entry.runtime_data.coordinator.data.lines.get(line_id)
-    default = renewals.default_package(line, packages) if packages else None
+    default = renewals.default_package(line_id, packages)
     return {
         "packages": [
             {

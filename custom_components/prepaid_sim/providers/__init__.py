@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import ClientSession
 
@@ -16,6 +17,9 @@ from . import esimaccess, esimgo
 from .base import Provider
 from .demo import DEMO_PROVIDER_KEY, DemoProvider, get_demo_backend
 from .ratelimit import shared_rate_limiter
+
+# The key under which an optional API base URL is stored with the credentials.
+BASE_URL_KEY = "base_url"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +43,13 @@ class ProviderSpec:
     # How often its data is worth reading again.
     update_interval: timedelta
     factory: Callable[[ClientSession, Mapping[str, str], str | None], Provider]
+
+    def create(self, session: ClientSession, data: Mapping[str, Any]) -> Provider:
+        """Build a client from stored settings: the credential fields and the base URL."""
+        credentials = {
+            field.key: data[field.key] for field in self.credential_fields if field.key in data
+        }
+        return self.factory(session, credentials, data.get(BASE_URL_KEY))
 
 
 def _build_demo(

@@ -225,7 +225,10 @@ def parse_time(value: object) -> datetime | None:
     if isinstance(value, int | float):
         # Epoch numbers are not documented [I]; large ones are milliseconds.
         seconds = value / 1000 if value > 100_000_000_000 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError) as err:  # out of range, NaN
+            raise _MalformedError(f"not a time: {value!r}") from err
     if not isinstance(value, str):
         raise _MalformedError(f"not a time: {value!r}")
     text = value.strip()
@@ -233,11 +236,12 @@ def parse_time(value: object) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError as err:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # A time at the edge of the calendar can overflow in the shift to UTC.
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError) as err:
         raise _MalformedError(f"not a time: {value!r}") from err
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _money(value: object, currency: object) -> Money:
@@ -265,7 +269,10 @@ def _validity(duration: object, unit: object) -> timedelta:
     word = (_opt_str(unit) or "DAY").upper().removesuffix("S")
     if (step := _DURATION_UNITS.get(word)) is None:
         raise _MalformedError(f"unknown durationUnit {unit!r}")
-    return count * step
+    try:
+        return count * step
+    except OverflowError as err:
+        raise _MalformedError(f"duration out of range: {duration!r}") from err
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -273,9 +280,12 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     if (raw := headers.get("retry-after")) is None:
         return None
     try:
-        return max(float(raw), 0.0)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        # "inf" or "nan" would hold every request forever, or break the caller's timer.
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(raw)
     except TypeError, ValueError:
@@ -653,13 +663,13 @@ class EsimAccessProvider(Provider):
     async def _iccid(self, line_id: str) -> str:
         """Return the line's ICCID, from the last read or by asking."""
         record = self._records.get(line_id)
-        iccid = None if record is None else record.get("iccid")
-        if not isinstance(iccid, str) or not iccid:
+        iccid = None if record is None else _record_iccid(record)
+        if iccid is None:
             record = await self._query_line(line_id)
             if record is None:
                 raise LineNotFoundError(line_id)
-            iccid = record.get("iccid")
-        if not isinstance(iccid, str) or not iccid:
+            iccid = _record_iccid(record)
+        if iccid is None:
             raise ProviderUnavailableError(f"eSIM {line_id} has no ICCID")
         return iccid
 
@@ -889,6 +899,14 @@ class EsimAccessProvider(Provider):
             and expires > pending.expires_before
         )
         return {"packageCode": pending.package_id} if grew or more_data or later else None
+
+
+def _record_iccid(record: JsonObject) -> str | None:
+    """Return a record's ICCID, read as ``_line`` reads it (numbers too [I]); None if unusable."""
+    try:
+        return _opt_str(record.get("iccid"))
+    except _MalformedError:
+        return None
 
 
 def _safe_time(value: object) -> datetime | None:

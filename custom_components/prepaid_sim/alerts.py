@@ -1,0 +1,41 @@
+"""When a line needs attention: low data and an approaching expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .providers.base import Line
+from .settings import LineSettings
+
+MIB = 1024**2
+
+
+def is_low_data(line: Line, settings: LineSettings) -> bool | None:
+    """Return whether the line's data is below its threshold; None when unknown.
+
+    Unlimited plans never run low. An absolute threshold (MiB) wins over the percentage.
+    """
+    if line.unlimited:
+        return False
+    remaining, total = line.data_remaining_bytes, line.data_total_bytes
+    if remaining is None:
+        return None
+    if settings.low_data_mb is not None:
+        return remaining < settings.low_data_mb * MIB
+    if not total:
+        return None
+    return remaining * 100 < settings.low_data_percent * total
+
+
+def expires_within_warning(line: Line, settings: LineSettings, now: datetime) -> bool | None:
+    """Return whether the line expires within its warning period; None when unknown."""
+    if line.expires_at is None:
+        return None
+    return line.expires_at - now <= timedelta(days=settings.expiry_warning_days)
+
+
+def days_left(line: Line, now: datetime) -> int | None:
+    """Return whole days until expiry (0 once expired), for messages."""
+    if line.expires_at is None:
+        return None
+    return max((line.expires_at - now).days, 0)

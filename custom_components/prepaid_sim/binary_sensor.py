@@ -1,0 +1,95 @@
+"""Binary sensors of a line: low data, expiring soon, renewal problem."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import override
+
+from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .alerts import expires_within_warning, is_low_data
+from .const import SUBENTRY_TYPE_LINE
+from .coordinator import PrepaidSimConfigEntry
+from .entity import PrepaidSimLineEntity
+from .providers.base import Line
+from .renewal import RenewalManager, RenewalState
+from .settings import LineSettings
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepaidSimBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """Describes a line binary sensor."""
+
+    is_on_fn: Callable[[Line, LineSettings, RenewalManager], bool | None]
+
+
+def _renewal_problem(line: Line, settings: LineSettings, renewals: RenewalManager) -> bool:
+    """Return whether the line's last renewal is unsettled, failed or never arrived."""
+    record = renewals.last_record(line.line_id)
+    if record is None:
+        return False
+    return (
+        record.state in (RenewalState.SENDING, RenewalState.PENDING, RenewalState.FAILED)
+        or record.verified is False
+    )
+
+
+BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (
+    PrepaidSimBinarySensorEntityDescription(
+        key="low_data",
+        translation_key="low_data",
+        is_on_fn=lambda line, settings, _: is_low_data(line, settings),
+    ),
+    PrepaidSimBinarySensorEntityDescription(
+        key="expiring_soon",
+        translation_key="expiring_soon",
+        is_on_fn=lambda line, settings, _: expires_within_warning(line, settings, dt_util.utcnow()),
+    ),
+    PrepaidSimBinarySensorEntityDescription(
+        key="renewal_problem",
+        translation_key="renewal_problem",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=_renewal_problem,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: PrepaidSimConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the binary sensors of every tracked line."""
+    coordinator = entry.runtime_data.coordinator
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
+            async_add_entities(
+                (
+                    PrepaidSimBinarySensor(coordinator, subentry, description)
+                    for description in BINARY_SENSORS
+                ),
+                config_subentry_id=subentry_id,
+            )
+
+
+class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
+    """An alert about one line."""
+
+    entity_description: PrepaidSimBinarySensorEntityDescription
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return whether the line needs attention."""
+        if (line := self.line) is None:
+            return None
+        return self.entity_description.is_on_fn(
+            line, self.settings, self.coordinator.config_entry.runtime_data.renewals
+        )

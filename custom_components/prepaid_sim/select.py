@@ -1,0 +1,93 @@
+"""The package a line is renewed with."""
+
+from __future__ import annotations
+
+from typing import override
+
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN, SUBENTRY_TYPE_LINE
+from .coordinator import PrepaidSimConfigEntry
+from .entity import PrepaidSimLineEntity
+from .providers.base import Package
+from .settings import CONF_PREFERRED_PACKAGE
+
+# Changes only a setting; no provider call.
+PARALLEL_UPDATES = 0
+
+PACKAGE_SELECT = SelectEntityDescription(
+    key="renewal_package",
+    translation_key="renewal_package",
+    entity_category=EntityCategory.CONFIG,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: PrepaidSimConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the package select to every tracked line."""
+    coordinator = entry.runtime_data.coordinator
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
+            async_add_entities(
+                [PrepaidSimPackageSelect(coordinator, subentry, PACKAGE_SELECT)],
+                config_subentry_id=subentry_id,
+            )
+
+
+class PrepaidSimPackageSelect(PrepaidSimLineEntity, SelectEntity):
+    """Choose the package that renewals of this line buy."""
+
+    @property
+    def _packages(self) -> list[Package]:
+        """Return the line's packages as last read."""
+        renewals = self.coordinator.config_entry.runtime_data.renewals
+        return renewals.cached_packages(self.line_id) or []
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Return False until the line's packages have been read."""
+        return super().available and bool(self._packages)
+
+    @property
+    @override
+    def options(self) -> list[str]:
+        """Return the package names."""
+        return [package.name for package in self._packages]
+
+    @property
+    @override
+    def current_option(self) -> str | None:
+        """Return the package a renewal would buy now."""
+        renewals = self.coordinator.config_entry.runtime_data.renewals
+        package = renewals.default_package(self.line_id, self._packages)
+        return package.name if package else None
+
+    @override
+    async def async_select_option(self, option: str) -> None:
+        """Save the chosen package as the line's preferred one."""
+        package = next((p for p in self._packages if p.name == option), None)
+        if package is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_package",
+                translation_placeholders={
+                    "package": option,
+                    "line": self.coordinator.config_entry.subentries[self.subentry_id].title,
+                    "packages": ", ".join(self.options),
+                },
+            )
+        entry = self.coordinator.config_entry
+        subentry = entry.subentries[self.subentry_id]
+        self.hass.config_entries.async_update_subentry(
+            entry,
+            subentry,
+            data={**subentry.data, CONF_PREFERRED_PACKAGE: package.package_id},
+        )

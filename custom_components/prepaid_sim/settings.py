@@ -1,0 +1,68 @@
+"""A line's settings: alert thresholds, renewal package, auto-renew policy and spend cap.
+
+They live in the line's subentry data and are changed through its reconfigure step (or the
+package select). Every reader goes through ``LineSettings`` so the defaults live in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+CONF_LOW_DATA_PERCENT: Final = "low_data_percent"
+CONF_LOW_DATA_MB: Final = "low_data_mb"
+CONF_EXPIRY_WARNING_DAYS: Final = "expiry_warning_days"
+CONF_PREFERRED_PACKAGE: Final = "preferred_package"
+CONF_AUTO_RENEW: Final = "auto_renew"
+CONF_AUTO_RENEW_MAX_PER_MONTH: Final = "auto_renew_max_per_month"
+CONF_SPEND_CAP: Final = "spend_cap"
+
+DEFAULT_LOW_DATA_PERCENT: Final = 10
+DEFAULT_EXPIRY_WARNING_DAYS: Final = 3
+DEFAULT_AUTO_RENEW_MAX_PER_MONTH: Final = 1
+
+
+class AutoRenewPolicy(StrEnum):
+    """When auto-renew buys the line's package."""
+
+    OFF = "off"
+    LOW_DATA = "low_data"
+    EXPIRING = "expiring"
+    LOW_DATA_OR_EXPIRING = "low_data_or_expiring"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineSettings:
+    """The settings of one line, with defaults filled in."""
+
+    low_data_percent: float = DEFAULT_LOW_DATA_PERCENT
+    # When set, an absolute threshold in MiB replaces the percentage.
+    low_data_mb: float | None = None
+    expiry_warning_days: float = DEFAULT_EXPIRY_WARNING_DAYS
+    preferred_package: str | None = None
+    auto_renew: AutoRenewPolicy = AutoRenewPolicy.OFF
+    auto_renew_max_per_month: int = DEFAULT_AUTO_RENEW_MAX_PER_MONTH
+    # Off (None) by default: a cap is a choice only the user can size.
+    spend_cap: Decimal | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> LineSettings:
+        """Read the settings from a line's subentry data."""
+        cap = data.get(CONF_SPEND_CAP)
+        low_mb = data.get(CONF_LOW_DATA_MB)
+        return cls(
+            low_data_percent=float(data.get(CONF_LOW_DATA_PERCENT, DEFAULT_LOW_DATA_PERCENT)),
+            low_data_mb=None if low_mb is None else float(low_mb),
+            expiry_warning_days=float(
+                data.get(CONF_EXPIRY_WARNING_DAYS, DEFAULT_EXPIRY_WARNING_DAYS)
+            ),
+            preferred_package=data.get(CONF_PREFERRED_PACKAGE) or None,
+            auto_renew=AutoRenewPolicy(data.get(CONF_AUTO_RENEW, AutoRenewPolicy.OFF)),
+            auto_renew_max_per_month=int(
+                data.get(CONF_AUTO_RENEW_MAX_PER_MONTH, DEFAULT_AUTO_RENEW_MAX_PER_MONTH)
+            ),
+            spend_cap=None if cap is None else Decimal(str(cap)),
+        )
