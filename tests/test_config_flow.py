@@ -208,20 +208,45 @@ async def test_remove_line_removes_device_and_entities(
 
 
 async def test_line_settings(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
-    """A line's settings are changed through its subentry's reconfigure step."""
+    """A line's settings change through its subentry's reconfigure step, without a reload."""
     subentry_id = next(iter(init_integration.subentries))
+    await hass.async_block_till_done()
     result = await init_integration.start_subentry_reconfigure_flow(hass, subentry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"spend_cap": 30}
-    )
+    # The package field offers the line's packages once they have been read.
+    package_options = result["data_schema"].schema["preferred_package"].config["options"]
+    assert [o["value"] for o in package_options] == ["us-1gb-7d", "us-10gb-30d", "us-25gb-30d"]
+    settings = {
+        "low_data_percent": 25,
+        "expiry_warning_days": 7,
+        "preferred_package": "us-1gb-7d",
+        "auto_renew": "low_data",
+        "auto_renew_max_per_month": 2,
+        "spend_cap": 30,
+    }
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], settings)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    subentry = init_integration.subentries[subentry_id]
-    assert subentry.data == {CONF_LINE_ID: "us-travel", "spend_cap": 30}
+    assert init_integration.subentries[subentry_id].data == {CONF_LINE_ID: "us-travel", **settings}
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
+    select = hass.states.get("select.us_travel_renewal_package")
+    assert select is not None
+    assert select.state == "US 1 GB, 7 days"
+
+
+async def test_line_settings_while_not_loaded(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, demo_backend: DemoBackend
+) -> None:
+    """Settings of a line can be changed while its account is down (no package list)."""
+    demo_backend.unavailable = True
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    subentry_id = next(iter(mock_config_entry.subentries))
+    result = await mock_config_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert "options" not in result["data_schema"].schema["preferred_package"].config
 
 
 async def test_reauth_after_credentials_refused(

@@ -32,8 +32,20 @@ from homeassistant.helpers.selector import (
 from .const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .providers import PROVIDERS, ProviderSpec
-from .providers.base import Account, AuthenticationError, LineSummary, ProviderError
-from .settings import CONF_SPEND_CAP
+from .providers.base import Account, AuthenticationError, LineSummary, Package, ProviderError
+from .settings import (
+    CONF_AUTO_RENEW,
+    CONF_AUTO_RENEW_MAX_PER_MONTH,
+    CONF_EXPIRY_WARNING_DAYS,
+    CONF_LOW_DATA_MB,
+    CONF_LOW_DATA_PERCENT,
+    CONF_PREFERRED_PACKAGE,
+    CONF_SPEND_CAP,
+    DEFAULT_AUTO_RENEW_MAX_PER_MONTH,
+    DEFAULT_EXPIRY_WARNING_DAYS,
+    DEFAULT_LOW_DATA_PERCENT,
+    AutoRenewPolicy,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -272,23 +284,73 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change the line's settings."""
+        """Change the line's alert thresholds, renewal package, auto-renew and spend cap."""
+        entry: PrepaidSimConfigEntry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
+        line_id = subentry.data[CONF_LINE_ID]
         if user_input is not None:
             return self.async_update_and_abort(
-                self._get_entry(),
-                subentry,
-                data={CONF_LINE_ID: subentry.data[CONF_LINE_ID], **user_input},
+                entry, subentry, data={CONF_LINE_ID: line_id, **user_input}
             )
-        schema = probatio.Schema(
-            {
-                probatio.Optional(CONF_SPEND_CAP): NumberSelector(
-                    NumberSelectorConfig(min=0, step=0.01, mode=NumberSelectorMode.BOX)
-                ),
-            }
-        )
+        packages = (
+            entry.runtime_data.renewals.cached_packages(line_id)
+            if entry.state is ConfigEntryState.LOADED
+            else None
+        ) or []
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(schema, subentry.data),
+            data_schema=self.add_suggested_values_to_schema(
+                _settings_schema(packages), {**_SETTING_DEFAULTS, **subentry.data}
+            ),
             description_placeholders={"line": subentry.title},
         )
+
+
+_SETTING_DEFAULTS: dict[str, Any] = {
+    CONF_LOW_DATA_PERCENT: DEFAULT_LOW_DATA_PERCENT,
+    CONF_EXPIRY_WARNING_DAYS: DEFAULT_EXPIRY_WARNING_DAYS,
+    CONF_AUTO_RENEW: AutoRenewPolicy.OFF.value,
+    CONF_AUTO_RENEW_MAX_PER_MONTH: DEFAULT_AUTO_RENEW_MAX_PER_MONTH,
+}
+
+
+def _number(minimum: float, maximum: float, step: float, unit: str | None = None) -> NumberSelector:
+    """Return a number box."""
+    config = NumberSelectorConfig(min=minimum, max=maximum, step=step, mode=NumberSelectorMode.BOX)
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return NumberSelector(config)
+
+
+def _settings_schema(packages: list[Package]) -> probatio.Schema:
+    """Return the form of a line's settings."""
+    package_field: Any = (
+        SelectSelector(
+            SelectSelectorConfig(
+                options=[
+                    SelectOptionDict(value=p.package_id, label=f"{p.name} ({p.price})")
+                    for p in packages
+                ],
+                mode=SelectSelectorMode.DROPDOWN,
+            )
+        )
+        if packages
+        else TextSelector()
+    )
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_LOW_DATA_PERCENT): _number(0, 100, 1, "%"),
+            probatio.Optional(CONF_LOW_DATA_MB): _number(0, 1_000_000, 1, "MiB"),
+            probatio.Required(CONF_EXPIRY_WARNING_DAYS): _number(0, 365, 1, "d"),
+            probatio.Optional(CONF_PREFERRED_PACKAGE): package_field,
+            probatio.Required(CONF_AUTO_RENEW): SelectSelector(
+                SelectSelectorConfig(
+                    options=[policy.value for policy in AutoRenewPolicy],
+                    translation_key=CONF_AUTO_RENEW,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            probatio.Required(CONF_AUTO_RENEW_MAX_PER_MONTH): _number(1, 31, 1),
+            probatio.Optional(CONF_SPEND_CAP): _number(0, 100_000, 0.01),
+        }
+    )

@@ -445,10 +445,11 @@ class RenewalManager:
             cancel()
 
     def _fire(self, record: RenewalRecord) -> None:
-        """Fire the renewal event for automations."""
+        """Fire the renewal event for automations and show the new receipt on the line."""
         self.hass.bus.async_fire(
             EVENT_RENEWAL, {"entry_id": self.entry.entry_id, **record.as_dict()}
         )
+        self.coordinator.async_update_listeners()
 
     def _line_name(self, line_id: str) -> str:
         """Return the tracked line's title, or refuse a line this account does not track."""

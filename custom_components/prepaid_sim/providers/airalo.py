@@ -246,6 +246,8 @@ def _as_decimal(value: object) -> Decimal | None:
     """
     if value is None or value == "":
         return None
+    if isinstance(value, Decimal):
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _MalformedError(f"not a number: {value!r}")
     try:

@@ -237,6 +237,8 @@ class DemoBackend:
     auth_invalid: bool = False
     # Seconds of Retry-After to answer every request with (an HTTP 429), or None.
     rate_limited_for: float | None = None
+    # The package catalogue cannot be read (the rest of the account can).
+    catalogue_unavailable: bool = False
     # Answers a client does not expect: surfaces as an unexpected (non-provider) error.
     garbled: bool = False
     reject_orders_with: str | None = None
@@ -416,6 +418,8 @@ class DemoProvider(Provider):
     async def async_list_packages(self, line_id: str) -> list[Package]:
         """Return the line's catalogue."""
         self.backend.check_reachable()
+        if self.backend.catalogue_unavailable:
+            raise ProviderUnavailableError("demo catalogue switched to unavailable")
         return list(self.backend.packages_for(line_id))
 
     async def async_purchase(self, line_id: str, package: Package, reference: str) -> Order:

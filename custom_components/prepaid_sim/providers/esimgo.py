@@ -217,7 +217,8 @@ def _as_int(value: object) -> int | None:
     if isinstance(value, str):
         try:
             return round(Decimal(value.strip()))
-        except (InvalidOperation, ValueError) as err:
+        # InvalidOperation for words, ValueError for "NaN", OverflowError for "Infinity".
+        except (ArithmeticError, ValueError) as err:
             raise _MalformedError(f"expected a number, got {value!r}") from err
     raise _MalformedError(f"expected a number, got {value!r}")
 
@@ -254,7 +255,10 @@ def _parse_time(value: object) -> datetime | None:
     # [I] A time without an offset is taken as UTC, the zone of every documented example.
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # at the edge of the calendar, the shift to UTC leaves it
+        return None
 
 
 def _currency(value: object) -> str:
@@ -268,9 +272,12 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "inf" or "nan" would hold every request forever, or break the caller's timer.
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except TypeError, ValueError:
@@ -306,15 +313,12 @@ def _looks_like_funds(message: str) -> bool:
     return any(word in lowered for word in _FUNDS_WORDS)
 
 
-def _organisation(data: object) -> dict[str, object]:
-    """Return the organisation object.
+def _organisation(body: dict[str, object]) -> dict[str, object]:
+    """Return the organisation object from the answer to ``GET /organisation``.
 
     [I] The response shape is not documented in detail: accept ``{"organisations": [{…}]}``,
     ``{"organisation": {…}}`` and a flat object.
     """
-    body = _as_dict(data)
-    if body is None:
-        raise _MalformedError("organisation is not an object")
     for key in ("organisations", "organisation"):
         nested = body.get(key)
         if (items := _as_list(nested)) is not None:
@@ -444,8 +448,9 @@ def _package(bundle: Mapping[str, object]) -> Package | None:
         return None
     try:
         days = _as_int(bundle.get("duration"))
+        validity = timedelta(days=days or 0)
         amount_mb = _as_decimal(bundle.get("dataAmount"))
-    except _MalformedError:
+    except _MalformedError, OverflowError:  # OverflowError: a duration beyond timedelta
         return None
     # [I] A negative or missing dataAmount only occurs on unlimited bundles.
     unlimited = bool(_as_bool(bundle.get("unlimited"))) or amount_mb is None or amount_mb < 0
@@ -454,7 +459,7 @@ def _package(bundle: Mapping[str, object]) -> Package | None:
         name=_as_str(bundle.get("description")) or name,
         price=Money(price, _currency(bundle.get("currency"))),
         data_bytes=None if unlimited or amount_mb is None else int(amount_mb * MB),
-        validity=timedelta(days=days or 0),
+        validity=validity,
     )
 
 
