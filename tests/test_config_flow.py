@@ -223,6 +223,7 @@ async def test_line_settings(hass: HomeAssistant, init_integration: MockConfigEn
         "preferred_package": "us-1gb-7d",
         "auto_renew": "low_data",
         "auto_renew_max_per_month": 2,
+        "auto_renew_hours_before_expiry": 48,
         "spend_cap": 30,
     }
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], settings)

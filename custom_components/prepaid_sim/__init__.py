@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
+from .autorenew import AutoRenewer
 from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, PrepaidSimData
 from .providers import PROVIDERS
 from .renewal import RenewalManager, journal_store
+from .repairs import async_update_issues
 from .services import async_setup_services
-
-if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
-    from homeassistant.helpers.typing import ConfigType
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -52,6 +50,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     await renewals.async_load()
     entry.async_on_unload(renewals.async_shutdown)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    auto_renewer = AutoRenewer(hass, entry)
+
+    @callback
+    def _after_refresh() -> None:
+        """Raise or clear repair issues and run auto-renew from the latest data."""
+        async_update_issues(hass, entry)
+        auto_renewer.async_check()
+
+    entry.async_on_unload(coordinator.async_add_listener(_after_refresh))
+    _after_refresh()
     entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
     # Package lists feed the selects and suggestions; read them without delaying setup.
     entry.async_create_background_task(hass, renewals.async_load_catalogues(), f"{DOMAIN} packages")

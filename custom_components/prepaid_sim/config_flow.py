@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, override
+from collections.abc import Mapping
+from typing import Any, override
 
 import probatio
 
@@ -35,20 +36,19 @@ from .providers import PROVIDERS, ProviderSpec
 from .providers.base import Account, AuthenticationError, LineSummary, Package, ProviderError
 from .settings import (
     CONF_AUTO_RENEW,
+    CONF_AUTO_RENEW_HOURS,
     CONF_AUTO_RENEW_MAX_PER_MONTH,
     CONF_EXPIRY_WARNING_DAYS,
     CONF_LOW_DATA_MB,
     CONF_LOW_DATA_PERCENT,
     CONF_PREFERRED_PACKAGE,
     CONF_SPEND_CAP,
+    DEFAULT_AUTO_RENEW_HOURS,
     DEFAULT_AUTO_RENEW_MAX_PER_MONTH,
     DEFAULT_EXPIRY_WARNING_DAYS,
     DEFAULT_LOW_DATA_PERCENT,
     AutoRenewPolicy,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 
 def _line_options(lines: list[LineSummary]) -> list[SelectOptionDict]:
@@ -311,6 +311,7 @@ _SETTING_DEFAULTS: dict[str, Any] = {
     CONF_EXPIRY_WARNING_DAYS: DEFAULT_EXPIRY_WARNING_DAYS,
     CONF_AUTO_RENEW: AutoRenewPolicy.OFF.value,
     CONF_AUTO_RENEW_MAX_PER_MONTH: DEFAULT_AUTO_RENEW_MAX_PER_MONTH,
+    CONF_AUTO_RENEW_HOURS: DEFAULT_AUTO_RENEW_HOURS,
 }
 
 
@@ -350,6 +351,7 @@ def _settings_schema(packages: list[Package]) -> probatio.Schema:
                     mode=SelectSelectorMode.DROPDOWN,
                 )
             ),
+            probatio.Required(CONF_AUTO_RENEW_HOURS): _number(1, 720, 1, "h"),
             probatio.Required(CONF_AUTO_RENEW_MAX_PER_MONTH): _number(1, 31, 1),
             probatio.Optional(CONF_SPEND_CAP): _number(0, 100_000, 0.01),
         }

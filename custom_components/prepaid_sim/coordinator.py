@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
@@ -15,12 +16,10 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_LINE_ID, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
 from .forecast import UsageHistory
+from .providers import ProviderSpec
 from .providers.base import AuthenticationError, Provider, ProviderError, RateLimitedError, Snapshot
 
 if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
-
-    from .providers import ProviderSpec
     from .renewal import RenewalManager
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, override
+from typing import override
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_LINE_ID, DOMAIN
 from .coordinator import PrepaidSimCoordinator
-
-if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigSubentry
-    from homeassistant.helpers.entity import EntityDescription
-
-    from .providers.base import Line
+from .providers.base import Line
 from .settings import LineSettings
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 import uuid
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -44,9 +45,6 @@ from .providers.base import (
     ProviderUnavailableError,
 )
 from .settings import LineSettings
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 STORAGE_VERSION: Final = 1
 # Receipts kept per account; pending ones are never dropped.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import probatio
 
@@ -20,6 +20,7 @@ from homeassistant.helpers.service import (
     async_get_device_and_config_entry,
     async_register_admin_service,
 )
+from homeassistant.util.json import JsonValueType
 
 from .const import (
     ATTR_ALLOW_REPEAT,
@@ -29,12 +30,8 @@ from .const import (
     CONF_LINE_ID,
     DOMAIN,
 )
+from .coordinator import PrepaidSimConfigEntry
 from .renewal import Caller
-
-if TYPE_CHECKING:
-    from homeassistant.util.json import JsonValueType
-
-    from .coordinator import PrepaidSimConfigEntry
 
 SERVICE_RENEW = "renew"
 SERVICE_LIST_PACKAGES = "list_packages"

@@ -18,11 +18,13 @@ CONF_EXPIRY_WARNING_DAYS: Final = "expiry_warning_days"
 CONF_PREFERRED_PACKAGE: Final = "preferred_package"
 CONF_AUTO_RENEW: Final = "auto_renew"
 CONF_AUTO_RENEW_MAX_PER_MONTH: Final = "auto_renew_max_per_month"
+CONF_AUTO_RENEW_HOURS: Final = "auto_renew_hours_before_expiry"
 CONF_SPEND_CAP: Final = "spend_cap"
 
 DEFAULT_LOW_DATA_PERCENT: Final = 10
 DEFAULT_EXPIRY_WARNING_DAYS: Final = 3
 DEFAULT_AUTO_RENEW_MAX_PER_MONTH: Final = 1
+DEFAULT_AUTO_RENEW_HOURS: Final = 24
 
 
 class AutoRenewPolicy(StrEnum):
@@ -45,6 +47,7 @@ class LineSettings:
     preferred_package: str | None = None
     auto_renew: AutoRenewPolicy = AutoRenewPolicy.OFF
     auto_renew_max_per_month: int = DEFAULT_AUTO_RENEW_MAX_PER_MONTH
+    auto_renew_hours_before_expiry: float = DEFAULT_AUTO_RENEW_HOURS
     # Off (None) by default: a cap is a choice only the user can size.
     spend_cap: Decimal | None = None
 
@@ -63,6 +66,9 @@ class LineSettings:
             auto_renew=AutoRenewPolicy(data.get(CONF_AUTO_RENEW, AutoRenewPolicy.OFF)),
             auto_renew_max_per_month=int(
                 data.get(CONF_AUTO_RENEW_MAX_PER_MONTH, DEFAULT_AUTO_RENEW_MAX_PER_MONTH)
+            ),
+            auto_renew_hours_before_expiry=float(
+                data.get(CONF_AUTO_RENEW_HOURS, DEFAULT_AUTO_RENEW_HOURS)
             ),
             spend_cap=None if cap is None else Decimal(str(cap)),
         )

@@ -533,10 +533,13 @@ class AiraloProvider(Provider):
         base_url: str = DEFAULT_BASE_URL,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         """Talk to ``base_url`` (production, ``SANDBOX_BASE_URL`` or an emulator).
 
-        ``clock`` (monotonic seconds) times the token and the per-ICCID usage limit.
+        ``clock`` (monotonic seconds) times the token and the per-ICCID usage limit. Pass
+        one ``rate_limiter`` to every client of the same Airalo account: the limit is per
+        company.
         """
         self._session = session
         self._client_id = client_id
@@ -545,7 +548,7 @@ class AiraloProvider(Provider):
         # A separate connect timeout: only a failed connect proves nothing was sent.
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
         self._clock = clock
-        self._limiter = RateLimiter(REQUESTS_PER_SECOND)
+        self._limiter = rate_limiter or RateLimiter(REQUESTS_PER_SECOND)
         self._token_limiter = RateLimiter(TOKEN_REQUESTS_PER_MINUTE, period=60.0)
         self._token: str | None = None
         self._token_renew_at = 0.0
