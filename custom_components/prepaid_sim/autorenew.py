@@ -12,12 +12,12 @@ from __future__ import annotations
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .alerts import is_low_data
 from .const import DOMAIN, LOGGER
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
+from .messages import async_message
 from .providers.base import Line
 from .renewal import Caller, RenewalState
 from .settings import AutoRenewPolicy, LineSettings
@@ -101,14 +101,11 @@ class AutoRenewer:
     async def _async_notify(self, line_id: str, key: str, placeholders: dict[str, str]) -> None:
         """Show a persistent notification in the user's language."""
         language = self.hass.config.language
-        # The texts live with the exception messages, the one free-text category.
-        strings = await async_get_translations(self.hass, language, "exceptions", {DOMAIN})
-        prefix = f"component.{DOMAIN}.exceptions.{key}"
         name = self.entry.subentries[tracked_line_ids(self.entry)[line_id]].title
         values = {"line": name, **placeholders}
         persistent_notification.async_create(
             self.hass,
-            strings[f"{prefix}.message"].format(**values),
-            title=strings[f"{prefix}_title.message"].format(**values),
+            await async_message(self.hass, language, key, **values),
+            title=await async_message(self.hass, language, f"{key}_title", **values),
             notification_id=f"{DOMAIN}_auto_renew_{line_id}",
         )

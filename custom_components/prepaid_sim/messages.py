@@ -1,0 +1,32 @@
+"""Sentences for people (voice answers, notifications) in their language.
+
+They live with the exception messages in the translation files, the one free-text category
+Home Assistant loads for an integration, so all three languages stay in one place.
+"""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.translation import async_get_translations
+
+from .const import DOMAIN
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+async def async_message(hass: HomeAssistant, language: str, key: str, **values: str) -> str:
+    """Return the sentence ``key`` in ``language`` (English if missing), filled in."""
+    strings = await async_get_translations(hass, language, "exceptions", {DOMAIN})
+    template = strings.get(f"component.{DOMAIN}.exceptions.{key}.message")
+    if template is None:
+        english = await async_get_translations(hass, "en", "exceptions", {DOMAIN})
+        template = english[f"component.{DOMAIN}.exceptions.{key}.message"]
+    return template.format(**values)
+
+
+def format_data(size: int) -> str:
+    """Return a data amount as carriers print it (binary GB/MB)."""
+    if size >= GIB:
+        return f"{size / GIB:.1f} GB"
+    return f"{size / MIB:.0f} MB"

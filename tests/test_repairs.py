@@ -1,0 +1,95 @@
+"""Repairs: renew an expiring line after confirmation; a wallet that cannot pay."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+
+from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.providers.demo import DemoBackend
+
+pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+
+
+async def _start_fix(hass: HomeAssistant, hass_client: ClientSessionGenerator, issue_id: str):
+    """Start a fix flow through the repairs API; return the client and the first step."""
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    return client, await response.json()
+
+
+async def test_expiring_line_fix_renews_after_confirmation(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The fix shows package and price, charges only on confirm, and the issue goes away."""
+    issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"line": "Europe Esim", "days": "3"}
+
+    client, flow = await _start_fix(hass, hass_client, issue_id)
+    assert flow["step_id"] == "confirm"
+    placeholders = flow["description_placeholders"]
+    assert (placeholders["package"], placeholders["price"]) == ("Europe 5 GB, 15 days", "12.00 USD")
+    assert demo_backend.ledger == []
+
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert [c.package_id for c in demo_backend.ledger] == ["eu-5gb-15d"]
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_expiring_fix_that_cannot_be_paid(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+) -> None:
+    """A fix whose renewal fails ends with the reason, and nothing is charged."""
+    issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
+    client, flow = await _start_fix(hass, hass_client, issue_id)
+    demo_backend.wallet = Decimal(0)
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    result = await response.json()
+    assert (result["type"], result["reason"]) == ("abort", "renewal_failed")
+    assert "cannot pay" in result["description_placeholders"]["error"]
+    assert demo_backend.ledger == []
+
+
+async def test_wallet_low_issue(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A wallet below a line's next renewal raises an issue that clears once funded."""
+    issue_id = f"wallet_low_{init_integration.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    coordinator = init_integration.runtime_data.coordinator
+    demo_backend.wallet = Decimal("10.00")
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["balance"] == "10.00 USD"
+    assert "Us Travel (20.00 USD)" in issue.translation_placeholders["lines"]
+    assert "Camera Iot" not in issue.translation_placeholders["lines"]
+    demo_backend.wallet = Decimal("100.00")
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
