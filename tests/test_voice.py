@@ -9,11 +9,12 @@ import shutil
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.prepaid_sim.providers.demo import DemoBackend
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
+
+from custom_components.prepaid_sim.providers.demo import DemoBackend
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -7,7 +7,9 @@ response shapes: every call is ``POST`` + JSON, errors are HTTP 200 envelopes wi
 when the emulator is given a secret. It enforces 8 requests per second with HTTP 429.
 
 Fault switches (``fail_next[endpoint] = mode``, one request each) reproduce what real
-networks do to a purchase: see ``FaultMode``.
+networks do to a purchase: see ``FaultMode``. ``reply_next[endpoint] = CannedReply(...)``
+serves one raw answer of any shape instead (nothing applied), and a few switches on the
+emulator reproduce undocumented variants of the API (see ``__init__``).
 
 Run it standalone (it only ever binds to loopback)::
 
@@ -112,6 +114,9 @@ class TopupPackage:
     location_code: str = "US"
     currency_code: str = "USD"
     data_type: int = 1
+    # To build odd catalogue entries: fields removed from, and values forced into, the JSON.
+    drop_fields: frozenset[str] = frozenset()
+    overrides: Mapping[str, object] = field(default_factory=dict)
 
     def validity(self) -> timedelta:
         """Return how long the package extends a line."""
@@ -120,7 +125,7 @@ class TopupPackage:
 
     def to_json(self) -> dict[str, object]:
         """Return the ``package/list`` entry."""
-        return {
+        entry: dict[str, object] = {
             "packageCode": self.package_code,
             "slug": self.package_code.lower().replace("_", "-"),
             "name": self.name,
@@ -136,6 +141,10 @@ class TopupPackage:
             "supportTopUpType": 2,
             "dataType": self.data_type,
         }
+        for name in self.drop_fields:
+            entry.pop(name, None)
+        entry.update(self.overrides)
+        return entry
 
 
 DEFAULT_PACKAGES: Final = (
@@ -264,6 +273,28 @@ class _ApiError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CannedReply:
+    """A raw answer served instead of the endpoint's own; nothing is applied.
+
+    ``body`` bytes or str are sent as they are, anything else as JSON.
+    """
+
+    status: int = 200
+    body: object = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def response(self) -> web.Response:
+        """Build the HTTP answer."""
+        headers = dict(self.headers)
+        if isinstance(self.body, bytes | str):
+            raw = self.body.encode() if isinstance(self.body, str) else self.body
+            return web.Response(
+                status=self.status, body=raw, headers=headers, content_type="application/json"
+            )
+        return web.json_response(self.body, status=self.status, headers=headers)
+
+
 def _envelope(obj: object) -> web.Response:
     """Answer success the documented way."""
     return web.json_response({"success": True, "errorCode": "0", "errorMessage": None, "obj": obj})
@@ -318,6 +349,17 @@ class EsimAccessEmulator:
         # real API documents neither; tests turn them off to check the client copes.
         self.expose_topup_transaction_ids = True
         self.expose_package_create_time = True
+        # One raw answer per endpoint, served instead of the endpoint (nothing applied).
+        self.reply_next: dict[str, CannedReply] = {}
+        # Values forced into the next successful esim/topup answers (after the charge).
+        self.topup_answer_overrides: dict[str, object] = {}
+        # esimTranNo is not a documented esim/query filter [I]; False ignores it.
+        self.filter_by_esim_tran_no = True
+        # False answers esim/query without its pager (the client then pages by length).
+        self.send_pager = True
+        # Called with (endpoint, request body) after each answered call, to change the
+        # account between two requests (e.g. remove an eSIM while a client is paging).
+        self.on_answer: Callable[[str, dict[str, object]], None] | None = None
         self._port = port
         self._topups: dict[str, dict[str, object]] = {}
         self._arrivals: deque[float] = deque()
@@ -536,21 +578,36 @@ class EsimAccessEmulator:
         fault = self.fail_next.pop(endpoint, None)
         if (early := await self._fault_before_commit(fault)) is not None:
             return early
+        if (canned := self.reply_next.pop(endpoint, None)) is not None:
+            return canned.response()
         route = self._routes.get(endpoint)
         if route is None:
             return web.Response(status=404, text="Not Found")
-        raw = await request.read()
-        try:
-            self._authenticate(request, raw)
-            response = _envelope(route(self, self._body(raw)))
-        except _ApiError as err:
-            response = _error(err.code, err.message)
+        response = self._answer(endpoint, route, request, await request.read())
         if fault == "drop_after_commit":
             # Applied; now the answer is lost on the way back.
             if request.transport is not None:
                 request.transport.close()
         elif fault == "http_500_after_commit":
             return web.Response(status=500, text="Internal Server Error")
+        return response
+
+    def _answer(
+        self,
+        endpoint: str,
+        route: Callable[[EsimAccessEmulator, dict[str, object]], object],
+        request: web.Request,
+        raw: bytes,
+    ) -> web.Response:
+        """Authenticate and serve one endpoint; API errors become error envelopes."""
+        try:
+            self._authenticate(request, raw)
+            body = self._body(raw)
+            response = _envelope(route(self, body))
+        except _ApiError as err:
+            return _error(err.code, err.message)
+        if self.on_answer is not None:
+            self.on_answer(endpoint, body)
         return response
 
     @staticmethod
@@ -585,7 +642,7 @@ class EsimAccessEmulator:
         filters = {
             "order_no": _text(body, "orderNo"),
             "iccid": _text(body, "iccid"),
-            "esim_tran_no": _text(body, "esimTranNo"),
+            "esim_tran_no": _text(body, "esimTranNo") if self.filter_by_esim_tran_no else None,
         }
         matching = [
             esim
@@ -593,16 +650,18 @@ class EsimAccessEmulator:
             if all(value is None or getattr(esim, key) == value for key, value in filters.items())
         ]
         start = (page_num - 1) * page_size
-        return {
+        answer: dict[str, object] = {
             "esimList": [
                 esim.to_json(
                     expose_transaction_ids=self.expose_topup_transaction_ids,
                     expose_create_time=self.expose_package_create_time,
                 )
                 for esim in matching[start : start + page_size]
-            ],
-            "pager": {"pageSize": page_size, "pageNum": page_num, "total": len(matching)},
+            ]
         }
+        if self.send_pager:
+            answer["pager"] = {"pageSize": page_size, "pageNum": page_num, "total": len(matching)}
+        return answer
 
     def _usage_query(self, body: dict[str, object]) -> object:
         """``esim/usage/query``: usage of up to 10 eSIMs."""
@@ -720,6 +779,7 @@ class EsimAccessEmulator:
             "totalVolume": esim.total_volume,
             "totalDuration": esim.total_duration,
             "orderUsage": esim.order_usage,
+            **self.topup_answer_overrides,
         }
         self._topups[transaction_id] = result
         return result

@@ -7,7 +7,9 @@ auth, ``{"message": ...}`` errors and a 10 requests/second fixed window with
 ``X-Ratelimit-*`` headers and 429 + ``Retry-After``.
 
 Fault switches (``fail_next``) make the next matching request fail the way a real provider
-or network does, before or after the order is committed.
+or network does, before or after the order is committed; ``reply_next`` serves a raw answer
+of any shape instead (nothing processed). ``overrides`` / ``drop_fields`` on catalogue
+bundles, assignments and orders build odd records.
 
 Run it alone with ``python -m tests.emulators.esimgo --port 8766 --lines 20``.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +55,8 @@ FAULT_MODES = frozenset(
         "malformed",
         # 403 for the key, before anything is processed.
         "expired_key",
+        # Answer normally, then stop accepting connections: the provider goes down.
+        "outage_after",
     }
 )
 ESIM_STATES = frozenset(
@@ -101,10 +106,12 @@ class CatalogueBundle:
     days: int
     price: Decimal
     unlimited: bool = False
+    # Values forced into (None: a field removed from) the JSON, to build odd bundles.
+    overrides: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """Return the catalogue shape."""
-        return {
+        data: dict[str, object] = {
             "name": self.name,
             "description": self.description,
             "groups": ["Standard eSIM Bundles"],
@@ -118,6 +125,7 @@ class CatalogueBundle:
             "price": float(self.price),
             "billingType": "FixedCost",
         }
+        return _apply(data, self.overrides)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -135,6 +143,8 @@ class EmulatedAssignment:
     assigned_at: datetime
     start_time: datetime | None
     end_time: datetime | None
+    # Values forced into (None: a field removed from) the JSON, to build odd assignments.
+    overrides: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """Return the assignment shape of ``GET /esims/{iccid}/bundles``."""
@@ -153,7 +163,7 @@ class EmulatedAssignment:
             data["startTime"] = _iso(self.start_time)
         if self.end_time is not None:
             data["endTime"] = _iso(self.end_time)
-        return data
+        return _apply(data, self.overrides)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -189,6 +199,27 @@ class EmulatedOrder:
     currency: str
     status: str
     status_message: str
+    # Values forced into (None: a field removed from) the history entry.
+    overrides: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CannedReply:
+    """A raw answer: ``body`` bytes or str are sent as they are, anything else as JSON."""
+
+    status: int = 200
+    body: object = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def response(self) -> web.Response:
+        """Build the HTTP answer (only the given headers: no X-Ratelimit-*)."""
+        headers = dict(self.headers)
+        if isinstance(self.body, bytes | str):
+            raw = self.body.encode() if isinstance(self.body, str) else self.body
+            return web.Response(
+                status=self.status, body=raw, headers=headers, content_type="application/json"
+            )
+        return web.json_response(self.body, status=self.status, headers=headers)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -212,6 +243,17 @@ class Fault:
     remaining: int
     retry_after: int
     delay: float | None
+    reply: CannedReply | None = None
+
+
+def _apply(data: dict[str, object], overrides: Mapping[str, object]) -> dict[str, object]:
+    """Force ``overrides`` into ``data``; a None override removes the field."""
+    for key, value in overrides.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
 
 
 class _RejectError(Exception):
@@ -294,6 +336,8 @@ class EsimGoEmulator:
         self.last_order_bodies: list[object] = []
         # Whether the order history lists the ICCIDs of each order item.
         self.orders_include_iccids = True
+        # How listings give pageCount: "number", "missing" or "text" (unreadable).
+        self.listing_page_count = "number"
         self.rate_limited_count = 0
         self.max_requests_per_window = 0
         self.base_url = ""
@@ -304,6 +348,7 @@ class EsimGoEmulator:
         self._ids = itertools.count(215009266)
         self._refs = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
         self._closing = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -329,6 +374,7 @@ class EsimGoEmulator:
         await site.start()
         server = site._server  # the only way to learn the random port
         assert isinstance(server, asyncio.Server)
+        self._server = server
         self.port = server.sockets[0].getsockname()[1]
         self.base_url = f"http://{self.host}:{self.port}{API_PREFIX}"
         return self.base_url
@@ -482,6 +528,32 @@ class EsimGoEmulator:
             )
         )
 
+    def reply_next(
+        self,
+        path_prefix: str,
+        body: object,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests under ``path_prefix`` with a raw reply.
+
+        The key is still checked first; nothing is processed.
+        """
+        self._faults.append(
+            Fault(
+                prefix=path_prefix.removeprefix(API_PREFIX),
+                mode="reply",
+                method=method.upper() if method else None,
+                remaining=times,
+                retry_after=0,
+                delay=None,
+                reply=CannedReply(status=status, body=body, headers=dict(headers or {})),
+            )
+        )
+
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RequestRecord]:
         """Return the logged requests under ``path_prefix`` (without ``/v2.4``)."""
         prefix = path_prefix.removeprefix(API_PREFIX)
@@ -574,6 +646,8 @@ class EsimGoEmulator:
             return _error(403, "Invalid API Key: the key has expired", headers)
         if request.headers.get("X-API-Key") != self.api_key:
             return _error(403, "Invalid API Key", headers)
+        if fault is not None and fault.reply is not None:
+            return fault.reply.response()
         if mode == "http_500":
             return _error(500, "Internal server error", headers)
         if fault is not None and mode == "timeout":
@@ -584,8 +658,8 @@ class EsimGoEmulator:
             return _error(504, "Gateway timeout", headers)
         return None
 
-    @staticmethod
     def _after(
+        self,
         request: web.Request,
         response: web.StreamResponse,
         fault: Fault | None,
@@ -605,6 +679,13 @@ class EsimGoEmulator:
                 "Processing - Please come back later or use the Retry-After (seconds) header",
                 {**headers, "Retry-After": str(fault.retry_after)},
             )
+        if fault.mode == "outage_after":
+            # This answer still goes out (on a connection that then closes); every later
+            # connection is refused.
+            response.force_close()
+            if self._server is not None:
+                self._server.close()
+            return response
         if fault.mode == "malformed":
             return web.Response(
                 status=200, text="<html>upstream hiccup", content_type="text/html", headers=headers
@@ -641,7 +722,7 @@ class EsimGoEmulator:
             }
             for esim in self.esims.values()
         ]
-        return _page(request, "esims", esims)
+        return _page(request, "esims", esims, page_count=self.listing_page_count)
 
     def _own_esim(self, iccid: str) -> EmulatedEsim:
         """Return an eSIM of the organisation or raise the documented error."""
@@ -699,7 +780,7 @@ class EsimGoEmulator:
             for b in self.catalogue.values()
             if not wanted or wanted.intersection(b.countries)
         ]
-        return _page(request, "bundles", bundles)
+        return _page(request, "bundles", bundles, page_count=self.listing_page_count)
 
     async def _catalogue_bundle(self, request: web.Request) -> web.Response:
         """Serve ``GET /catalogue/{name}``."""
@@ -865,7 +946,7 @@ class EsimGoEmulator:
             item if self.orders_include_iccids else {k: v for k, v in item.items() if k != "iccids"}
             for item in order.items
         ]
-        return {
+        data: dict[str, object] = {
             "order": items,
             "total": float(order.total),
             "currency": order.currency,
@@ -874,11 +955,12 @@ class EsimGoEmulator:
             "orderReference": order.reference,
             date_key: _iso(order.created),
         }
+        return _apply(data, order.overrides)
 
     async def _list_orders(self, request: web.Request) -> web.Response:
         """Serve ``GET /orders``, newest first, in pages."""
         orders = [self._order_json(o, date_key="createdDate") for o in reversed(self.orders)]
-        return _page(request, "orders", orders)
+        return _page(request, "orders", orders, page_count=self.listing_page_count)
 
     async def _get_order(self, request: web.Request) -> web.Response:
         """Serve ``GET /orders/{orderReference}`` (the docs spell the date ``createDate``)."""
@@ -907,21 +989,23 @@ def _int_param(request: web.Request, name: str, default: int, *, low: int, high:
     return value
 
 
-def _page(request: web.Request, key: str, rows: list[dict[str, object]]) -> web.Response:
-    """Answer one page of ``rows`` with ``pageCount`` and ``rows`` (the total)."""
+def _page(
+    request: web.Request, key: str, rows: list[dict[str, object]], *, page_count: str = "number"
+) -> web.Response:
+    """Answer one page of ``rows`` with ``pageCount`` (see ``listing_page_count``) and
+    ``rows`` (the total)."""
     try:
         page = _int_param(request, "page", 1, low=1, high=1_000_000)
         per_page = _int_param(request, "perPage", 10, low=1, high=200)
     except _RejectError as err:
         return _error(err.status, err.message)
     start = (page - 1) * per_page
-    return web.json_response(
-        {
-            key: rows[start : start + per_page],
-            "pageCount": math.ceil(len(rows) / per_page),
-            "rows": len(rows),
-        }
-    )
+    data: dict[str, object] = {key: rows[start : start + per_page], "rows": len(rows)}
+    if page_count == "number":
+        data["pageCount"] = math.ceil(len(rows) / per_page)
+    elif page_count == "text":
+        data["pageCount"] = f"{math.ceil(len(rows) / per_page)} pages"
+    return web.json_response(data)
 
 
 def seed(emulator: EsimGoEmulator, lines: int) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+import email.utils
 import math
 import socket
 import time
@@ -28,17 +30,21 @@ from custom_components.prepaid_sim.providers.base import (
 )
 from custom_components.prepaid_sim.providers.esimaccess import (
     PAGE_SIZE,
+    REQUESTS_PER_SECOND,
     EsimAccessProvider,
     _parse_envelope,
     parse_time,
 )
+from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators.esimaccess import (
     API_PREFIX,
     DEFAULT_ACCESS_CODE,
     GIB,
     MIB,
+    CannedReply,
     EsimAccessEmulator,
     FaultMode,
+    TopupPackage,
 )
 
 HMAC_KEY = "s3cret-key"
@@ -557,3 +563,466 @@ async def test_rate_limiter_keeps_under_eight_per_second(
     assert len(emulator.request_log) == 30
     # 30 requests at 8/s start at t = 0, 1, 2 and 3 s.
     assert elapsed >= 2.9
+
+
+# --- tolerant reading of undocumented shapes [I] ---------------------------------------------
+
+
+class RecordingLimiter(RateLimiter):
+    """A rate limiter that records the holds asked of it instead of sleeping through them."""
+
+    def __init__(self) -> None:
+        super().__init__(REQUESTS_PER_SECOND)
+        self.holds: list[float] = []
+
+    def block_for(self, seconds: float) -> None:
+        self.holds.append(seconds)
+
+
+def _envelope_body(obj: object) -> dict[str, object]:
+    """A successful answer envelope around ``obj``."""
+    return {"success": True, "errorCode": "0", "errorMessage": None, "obj": obj}
+
+
+async def test_undocumented_field_shapes_still_read(emulator: EsimAccessEmulator) -> None:
+    """Float or digit-string volumes, epoch expiries, numeric MSISDNs and a null packageList
+    read with the right values; a fully used IN_USE line is already depleted."""
+    ends = NOW + timedelta(days=3)
+    loose = emulator.add_esim(overrides={"totalVolume": float(3 * GIB), "orderUsage": str(GIB)})
+    epoch = emulator.add_esim(overrides={"expiredTime": int(ends.timestamp())})
+    epoch_ms = emulator.add_esim(overrides={"expiredTime": int(ends.timestamp()) * 1000})
+    numeric = emulator.add_esim(overrides={"msisdn": 15550001111})
+    bare = emulator.add_esim(drop_fields={"iccid"}, overrides={"packageList": None})
+    used_up = emulator.add_esim(total_volume=2 * GIB, order_usage=2 * GIB)
+    ids = [e.esim_tran_no for e in (loose, epoch, epoch_ms, numeric, bare, used_up)]
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch(ids)
+    assert not snapshot.unreadable_line_ids
+    assert set(snapshot.lines) == set(ids)
+    lines = snapshot.lines
+    assert (
+        lines[loose.esim_tran_no].data_total_bytes,
+        lines[loose.esim_tran_no].data_used_bytes,
+        lines[loose.esim_tran_no].data_remaining_bytes,
+    ) == (3 * GIB, GIB, 2 * GIB)
+    assert lines[epoch.esim_tran_no].expires_at == ends
+    assert lines[epoch_ms.esim_tran_no].expires_at == ends
+    assert lines[epoch.esim_tran_no].status is LineStatus.ACTIVE
+    assert lines[numeric.esim_tran_no].phone_number == "15550001111"
+    no_plan = lines[bare.esim_tran_no]
+    assert no_plan.name == f"eSIM {bare.esim_tran_no}"
+    assert (no_plan.iccid, no_plan.plan_name, no_plan.package_id) == (None, None, None)
+    assert lines[used_up.esim_tran_no].status is LineStatus.DEPLETED
+    assert lines[used_up.esim_tran_no].data_remaining_bytes == 0
+
+
+async def test_unreadable_field_values_isolate_the_line(emulator: EsimAccessEmulator) -> None:
+    """Each wrong-typed or out-of-range value makes only its own line unreadable."""
+    good = emulator.add_esim()
+    odd_values: list[dict[str, object]] = [
+        {"totalVolume": True},
+        {"totalVolume": -1},
+        {"orderUsage": 1.5},
+        {"iccid": {"number": 1}},
+        {"expiredTime": True},
+        {"expiredTime": [2025, 1, 1]},
+        # Out of the calendar: these used to escape as OSError / OverflowError.
+        {"expiredTime": 1e20},
+        {"expiredTime": "9999-12-31T23:59:59-01:00"},
+        {"packageList": ["the plan"]},
+    ]
+    broken = [emulator.add_esim(overrides=values) for values in odd_values]
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch(
+            [good.esim_tran_no, *(e.esim_tran_no for e in broken)]
+        )
+    assert set(snapshot.lines) == {good.esim_tran_no}
+    assert snapshot.unreadable_line_ids == {e.esim_tran_no for e in broken}
+    assert not snapshot.missing_line_ids
+
+
+async def test_records_without_esimtranno_are_not_offered(emulator: EsimAccessEmulator) -> None:
+    """A record that cannot be tied to a line is neither listed nor mistaken for one."""
+    good = emulator.add_esim()
+    emulator.add_esim(drop_fields={"esimTranNo"})
+    async with client(emulator) as provider:
+        summaries = await provider.async_list_lines()
+        snapshot = await provider.async_fetch([good.esim_tran_no])
+    assert [summary.line_id for summary in summaries] == [good.esim_tran_no]
+    assert set(snapshot.lines) == {good.esim_tran_no}
+
+
+async def test_paging_without_a_pager_stops_at_a_short_page(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """Without pager.total, pages are read until one comes back short (here: empty)."""
+    emulator.send_pager = False
+    esims = [emulator.add_esim() for _ in range(2 * PAGE_SIZE)]
+    async with client(emulator) as provider:
+        lines = await provider.async_list_lines()
+    assert {line.line_id for line in lines} == {e.esim_tran_no for e in esims}
+    assert emulator.requests_to("esim/query") == 3
+
+
+async def test_record_slipping_between_pages_is_looked_up(emulator: EsimAccessEmulator) -> None:
+    """An eSIM removed while paging shifts the next page; the record that slipped between
+    the pages is asked for directly and still read, not reported missing."""
+    esims = [emulator.add_esim() for _ in range(2 * PAGE_SIZE)]
+    first, slipped = esims[0], esims[PAGE_SIZE]
+
+    def remove_first_after_page_one(endpoint: str, body: dict[str, object]) -> None:
+        pager = body.get("pager")
+        if (
+            endpoint == "esim/query"
+            and not body.get("esimTranNo")
+            and isinstance(pager, dict)
+            and pager.get("pageNum") == 1
+        ):
+            emulator.esims.pop(first.esim_tran_no, None)
+
+    emulator.on_answer = remove_first_after_page_one
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch([first.esim_tran_no, slipped.esim_tran_no])
+    # The removed eSIM was still on page 1 when it was read.
+    assert set(snapshot.lines) == {first.esim_tran_no, slipped.esim_tran_no}
+    assert not snapshot.missing_line_ids
+    assert snapshot.lines[slipped.esim_tran_no].iccid == slipped.iccid
+    # Two pages, then one direct look for the line absent from both.
+    assert emulator.requests_to("esim/query") == 3
+
+
+async def test_line_lookup_falls_back_when_the_filter_is_ignored(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """If esim/query ignores the esimTranNo filter, the line is found in the full list."""
+    emulator.filter_by_esim_tran_no = False
+    esims = [emulator.add_esim() for _ in range(PAGE_SIZE + 1)]
+    last = esims[-1]
+    async with client(emulator) as provider:
+        packages = await provider.async_list_packages(last.esim_tran_no)
+    assert {p.package_id for p in packages} == {
+        "TOPUP_US_1GB_7D",
+        "TOPUP_US_5GB_30D",
+        "TOPUP_US_20GB_30D",
+    }
+    # The (ignored) direct look, then both pages of the full list.
+    assert emulator.requests_to("esim/query") == 3
+
+
+async def test_packages_tolerate_odd_catalogue_entries(emulator: EsimAccessEmulator) -> None:
+    """Odd but usable entries normalize; entries that cannot be priced, timed or named are
+    skipped without hiding the others."""
+    line = emulator.add_esim()
+
+    def topup(code: str, **changes: object) -> TopupPackage:
+        return dataclasses.replace(
+            TopupPackage(package_code=code, name=code, price=45_000, volume=GIB, duration=7),
+            **changes,
+        )
+
+    emulator.packages = {
+        package.package_code: package
+        for package in (
+            topup("TEXT_PRICE", overrides={"price": " 45000 ", "currencyCode": "eur"}),
+            topup("WEEKS", duration=2, overrides={"durationUnit": "weeks"}),
+            topup("NO_UNIT", duration=5, drop_fields=frozenset({"durationUnit"})),
+            topup("NO_NAME", drop_fields=frozenset({"name"})),
+            topup("WORDY_PRICE", overrides={"price": "ask us"}),
+            topup("NEGATIVE_PRICE", overrides={"price": -10_000}),
+            topup("ENDLESS_PRICE", overrides={"price": "Infinity"}),
+            topup("NO_PRICE", overrides={"price": None}),
+            topup("ODD_UNIT", overrides={"durationUnit": "FORTNIGHT"}),
+            topup("ENDLESS", overrides={"duration": 10**12}),
+            topup("NO_CODE", drop_fields=frozenset({"packageCode"})),
+        )
+    }
+    async with client(emulator) as provider:
+        packages = {p.package_id: p for p in await provider.async_list_packages(line.esim_tran_no)}
+    assert set(packages) == {"TEXT_PRICE", "WEEKS", "NO_UNIT", "NO_NAME"}
+    assert packages["TEXT_PRICE"].price == Money(Decimal("4.5"), "EUR")
+    assert packages["WEEKS"].validity == timedelta(weeks=2)
+    assert packages["NO_UNIT"].validity == timedelta(days=5)
+    assert packages["NO_NAME"].name == "NO_NAME"
+
+
+@pytest.mark.parametrize("obj", [{"packageList": "none today"}, "TOPUP_US_1GB_7D"])
+async def test_unusable_package_list_is_unavailable(
+    emulator: EsimAccessEmulator, obj: object
+) -> None:
+    """An answer without a readable packageList is an error, not an empty catalogue."""
+    line = emulator.add_esim()
+    emulator.reply_next["package/list"] = CannedReply(body=_envelope_body(obj))
+    async with client(emulator) as provider:
+        with pytest.raises(ProviderUnavailableError, match="package/list"):
+            await provider.async_list_packages(line.esim_tran_no)
+
+
+async def test_packages_need_the_line_iccid(emulator: EsimAccessEmulator) -> None:
+    """Without an ICCID no catalogue can be asked for; a numeric ICCID is used as text."""
+    nameless = emulator.add_esim(drop_fields={"iccid"})
+    garbled = emulator.add_esim(overrides={"iccid": {"value": "8985"}})
+    numeric = emulator.add_esim()
+    numeric.overrides["iccid"] = int(numeric.iccid)
+    async with client(emulator) as provider:
+        for line in (nameless, garbled):
+            with pytest.raises(ProviderUnavailableError, match="no ICCID"):
+                await provider.async_list_packages(line.esim_tran_no)
+        assert emulator.requests_to("package/list") == 0
+        packages = await provider.async_list_packages(numeric.esim_tran_no)
+    assert "TOPUP_US_1GB_7D" in {p.package_id for p in packages}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        # ``success`` omitted: an errorCode of "0", or none at all, means success [I].
+        (200, {"errorCode": "0", "obj": {"balance": 20_000}}, Money(Decimal(2), "USD")),
+        (200, {"obj": {"balance": 20_000, "currencyCode": "eur"}}, Money(Decimal(2), "EUR")),
+        (200, {"errorCode": "000001", "errorMsg": "system busy"}, ProviderUnavailableError),
+        # Header/parameter codes: only a message about the credentials is an auth failure.
+        (
+            200,
+            {"success": False, "errorCode": "000106", "errorMessage": "pager is invalid"},
+            ProviderUnavailableError,
+        ),
+        (
+            200,
+            {"success": False, "errorCode": "000101", "errorMessage": "RT-Timestamp missing"},
+            AuthenticationError,
+        ),
+        (200, [{"success": True, "obj": {"balance": 1}}], ProviderUnavailableError),
+        (200, {"result": "ok"}, ProviderUnavailableError),
+        (200, _envelope_body({"balance": None}), ProviderUnavailableError),
+        (200, _envelope_body("5000000"), ProviderUnavailableError),
+        (401, "Unauthorized", AuthenticationError),
+        (403, {"message": "IP not whitelisted"}, AuthenticationError),
+        (404, "Not Found", ProviderUnavailableError),
+    ],
+)
+async def test_answer_shapes_on_read(
+    emulator: EsimAccessEmulator, status: int, body: object, expected: Money | type[Exception]
+) -> None:
+    """Envelope variants and HTTP statuses map to a wallet or to the right error."""
+    emulator.reply_next["balance/query"] = CannedReply(status=status, body=body)
+    async with client(emulator) as provider:
+        if isinstance(expected, Money):
+            assert (await provider.async_get_account()).wallet == expected
+            return
+        with pytest.raises(expected) as err:
+            await provider.async_get_account()
+    assert type(err.value) is expected
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"esimList": "none", "pager": {"pageNum": 1, "total": 0}},
+        {"esimList": [], "pager": "page 1 of 1"},
+        {"esimList": [], "pager": {"total": -1}},
+        ["not", "an", "object"],
+    ],
+)
+async def test_unusable_esim_query_is_unavailable(
+    emulator: EsimAccessEmulator, obj: object
+) -> None:
+    """A listing whose list or pager cannot be read fails, rather than listing no lines."""
+    emulator.add_esim()
+    emulator.reply_next["esim/query"] = CannedReply(body=_envelope_body(obj))
+    async with client(emulator) as provider:
+        with pytest.raises(ProviderUnavailableError, match="esim/query"):
+            await provider.async_list_lines()
+
+
+def _http_date(when: datetime) -> str:
+    """Format an HTTP date; a naive time gets the ``-0000`` zone (no zone information)."""
+    return email.utils.format_datetime(when, usegmt=when.tzinfo is not None)
+
+
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [
+        (None, None, None),
+        ("3", 3.0, 3.0),
+        (_http_date(datetime.now(UTC) + timedelta(minutes=10)), 500.0, 600.0),
+        (_http_date(datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=10)), 500.0, 600.0),
+        (_http_date(datetime.now(UTC) - timedelta(minutes=10)), 0.0, 0.0),
+        ("soon", None, None),
+        ("inf", None, None),
+        ("nan", None, None),
+    ],
+)
+async def test_retry_after_forms(
+    emulator: EsimAccessEmulator, header: str | None, low: float | None, high: float | None
+) -> None:
+    """Retry-After in seconds or as an HTTP date is honoured; absent or unusable values
+    (never infinite ones) hold requests for the default second."""
+    headers = {} if header is None else {"Retry-After": header}
+    emulator.reply_next["balance/query"] = CannedReply(
+        status=429, body={"errorMessage": "Too Many Requests"}, headers=headers
+    )
+    async with client(emulator) as provider:
+        limiter = provider.rate_limiter = RecordingLimiter()
+        with pytest.raises(RateLimitedError) as err:
+            await provider.async_get_account()
+    if low is None or high is None:
+        assert err.value.retry_after is None
+        assert limiter.holds == [1.0]
+    else:
+        assert err.value.retry_after is not None
+        assert low <= err.value.retry_after <= high
+        assert limiter.holds == [err.value.retry_after]
+
+
+# --- purchase edge cases -------------------------------------------------------------------
+
+
+def _us_1gb() -> Package:
+    """The emulator's TOPUP_US_1GB_7D as the client lists it."""
+    return Package(
+        package_id="TOPUP_US_1GB_7D",
+        name="United States 1GB 7Days",
+        price=Money(Decimal("4.5"), "USD"),
+        data_bytes=GIB,
+        validity=timedelta(days=7),
+    )
+
+
+@pytest.mark.parametrize("reference", ["", "r" * 51])
+async def test_bad_reference_is_refused_unsent(
+    emulator: EsimAccessEmulator, reference: str
+) -> None:
+    """A transactionId the API cannot take is refused before anything is sent."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        with pytest.raises(OrderRejectedError) as err:
+            await provider.async_purchase(line.esim_tran_no, _us_1gb(), reference)
+    assert err.value.code == "reference"
+    assert emulator.requests_to("esim/topup") == 0
+    assert emulator.ledger == []
+
+
+async def test_longest_reference_is_accepted(emulator: EsimAccessEmulator) -> None:
+    """50 characters is the documented maximum, and still a purchase."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        order = await provider.async_purchase(line.esim_tran_no, _us_1gb(), "r" * 50)
+    assert order.reference == "r" * 50
+    assert [charge.transaction_id for charge in emulator.ledger] == ["r" * 50]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"expiredTime": "soon", "totalVolume": "lots", "orderNo": "B2503000000099"},
+        # Out of the calendar: this used to escape as OSError after the charge.
+        {"expiredTime": 1e20, "totalVolume": -5, "orderNo": "B2503000000099"},
+    ],
+)
+async def test_charged_topup_with_odd_answer_is_completed(
+    emulator: EsimAccessEmulator, overrides: dict[str, object]
+) -> None:
+    """Unreadable new expiry/volume in the answer leave them unknown; the order stands."""
+    line = emulator.add_esim()
+    emulator.topup_answer_overrides = overrides
+    async with client(emulator) as provider:
+        order = await provider.async_purchase(line.esim_tran_no, _us_1gb(), "ref-odd-answer")
+    assert order.status is OrderStatus.COMPLETED
+    assert order.order_id == "B2503000000099"
+    assert order.reference == "ref-odd-answer"
+    assert order.new_expires_at is None
+    assert order.new_data_total_bytes is None
+    assert len(emulator.ledger) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_purchase_refused_at_the_door(emulator: EsimAccessEmulator, status: int) -> None:
+    """HTTP 401/403 on a top-up is an authentication failure and nothing is charged."""
+    line = emulator.add_esim()
+    emulator.reply_next["esim/topup"] = CannedReply(status=status, body="Forbidden")
+    async with client(emulator) as provider:
+        with pytest.raises(AuthenticationError):
+            await provider.async_purchase(line.esim_tran_no, _us_1gb(), "ref-door")
+    assert emulator.ledger == []
+
+
+async def test_purchase_on_line_with_unreadable_cached_record(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """An unreadable last read only loses the baseline; the top-up still goes out once."""
+    line = emulator.add_esim(overrides={"totalVolume": "plenty"})
+    async with client(emulator) as provider:
+        snapshot = await provider.async_fetch([line.esim_tran_no])
+        assert snapshot.unreadable_line_ids == {line.esim_tran_no}
+        order = await provider.async_purchase(line.esim_tran_no, _us_1gb(), "ref-cached")
+    assert order.status is OrderStatus.COMPLETED
+    assert [charge.transaction_id for charge in emulator.ledger] == ["ref-cached"]
+
+
+async def test_find_order_for_vanished_line(emulator: EsimAccessEmulator) -> None:
+    """A line the account no longer has holds no order; nothing is re-sent."""
+    emulator.add_esim()
+    async with client(emulator) as provider:
+        found = await provider.async_find_order("25039999999999", "ref-gone", NOW)
+    assert found is None
+    assert emulator.requests_to("esim/topup") == 0
+
+
+async def test_find_order_on_unreadable_line_is_unavailable(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """'Cannot read the line' is never 'not placed'; once it reads, the order is found."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        sent_at = datetime.now(UTC)
+        emulator.fail_next["esim/topup"] = "drop_after_commit"
+        with pytest.raises(OrderOutcomeUnknownError):
+            await provider.async_purchase(line.esim_tran_no, _us_1gb(), "ref-blurred")
+        line.overrides["expiredTime"] = "next Tuesday"
+        with pytest.raises(ProviderUnavailableError, match="cannot be read"):
+            await provider.async_find_order(line.esim_tran_no, "ref-blurred", sent_at)
+        line.overrides.clear()
+        order = await provider.async_find_order(line.esim_tran_no, "ref-blurred", sent_at)
+    assert order is not None
+    assert order.reference == "ref-blurred"
+    assert len(emulator.ledger) == 1
+
+
+async def test_baseline_of_another_line_is_not_evidence(emulator: EsimAccessEmulator) -> None:
+    """The pre-send state of the line actually topped up is never compared with another
+    line (whose later expiry would otherwise look like our top-up)."""
+    emulator.expose_topup_transaction_ids = False
+    emulator.expose_package_create_time = False
+    topped = emulator.add_esim(expires_in=timedelta(days=10))
+    other = emulator.add_esim(expires_in=timedelta(days=60))
+    async with client(emulator) as provider:
+        await provider.async_fetch([topped.esim_tran_no, other.esim_tran_no])
+        sent_at = datetime.now(UTC)
+        emulator.fail_next["esim/topup"] = "drop_after_commit"
+        with pytest.raises(OrderOutcomeUnknownError):
+            await provider.async_purchase(topped.esim_tran_no, _us_1gb(), "ref-mine")
+        elsewhere = await provider.async_find_order(other.esim_tran_no, "ref-mine", sent_at)
+        mine = await provider.async_find_order(topped.esim_tran_no, "ref-mine", sent_at)
+    assert elsewhere is None
+    assert mine is not None
+    assert mine.line_id == topped.esim_tran_no
+    assert mine.package_id == "TOPUP_US_1GB_7D"
+
+
+async def test_unreadable_create_time_is_ignored(emulator: EsimAccessEmulator) -> None:
+    """A bad createTime neither hides an order proven by its transactionId nor counts as
+    evidence on its own."""
+    line = emulator.add_esim()
+    async with client(emulator) as provider:
+        sent_at = datetime.now(UTC)
+        emulator.fail_next["esim/topup"] = "drop_after_commit"
+        with pytest.raises(OrderOutcomeUnknownError):
+            await provider.async_purchase(line.esim_tran_no, _us_1gb(), "ref-undated")
+        line.package_list[-1]["createTime"] = "just now"
+        proven = await provider.async_find_order(line.esim_tran_no, "ref-undated", sent_at)
+    assert proven is not None
+    assert proven.reference == "ref-undated"
+    assert proven.created_at is None
+    emulator.expose_topup_transaction_ids = False
+    async with client(emulator) as restarted:
+        assert await restarted.async_find_order(line.esim_tran_no, "ref-undated", sent_at) is None
+    assert len(emulator.ledger) == 1
