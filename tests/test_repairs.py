@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
@@ -91,5 +94,41 @@ async def test_wallet_low_issue(
     assert "Camera Iot" not in issue.translation_placeholders["lines"]
     demo_backend.wallet = Decimal("100.00")
     await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_new_line_is_offered_and_added(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A line that appears on the account later is offered; the fix tracks the chosen one."""
+    issue_id = f"new_lines_{init_integration.entry_id}"
+    # Lines present at setup (two untracked ones) are not "new".
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    template = demo_backend.lines["camera-iot"]
+    demo_backend.lines["doorbell"] = replace(template, line_id="doorbell", name="Doorbell SIM")
+    # Fire the twice-daily timer without moving the clock (the API token must stay valid).
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, minutes=1))
+    await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"account": "Demo account", "lines": "Doorbell SIM"}
+
+    client, flow = await _start_fix(hass, hass_client, issue_id)
+    assert flow["step_id"] == "pick"
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", json={"lines": ["doorbell"]}
+    )
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert "doorbell" in {s.unique_id for s in init_integration.subentries.values()}
+    assert hass.states.get("sensor.doorbell_sim_data_remaining") is not None
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    # Offered once: the next check does not raise it again.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=24, minutes=2))
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

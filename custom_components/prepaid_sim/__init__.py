@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .autorenew import AutoRenewer
 from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, PrepaidSimData
+from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher
 from .providers import PROVIDERS
 from .renewal import RenewalManager, journal_store
 from .repairs import async_update_issues
@@ -43,6 +47,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
         provider=provider,
         coordinator=coordinator,
         renewals=renewals,
+        new_lines=NewLineWatcher(hass, entry),
         loaded_with=(frozenset(entry.subentries), dict(entry.data)),
     )
     await coordinator.async_config_entry_first_refresh()
@@ -63,6 +68,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
     # Package lists feed the selects and suggestions; read them without delaying setup.
     entry.async_create_background_task(hass, renewals.async_load_catalogues(), f"{DOMAIN} packages")
+    # New lines on the account are offered for adding: at start and twice a day.
+    watcher = entry.runtime_data.new_lines
+    entry.async_create_background_task(hass, watcher.async_check(), f"{DOMAIN} new lines")
+
+    async def _async_check_new_lines(_now: datetime) -> None:
+        await watcher.async_check()
+
+    entry.async_on_unload(
+        async_track_time_interval(hass, _async_check_new_lines, NEW_LINE_CHECK_INTERVAL)
+    )
     return True
 
 
@@ -82,3 +97,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) 
 async def async_remove_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
     """Delete the account's renewal journal with the account."""
     await journal_store(hass, entry.entry_id).async_remove()
+    await NewLineWatcher(hass, entry).async_remove()

@@ -20,6 +20,7 @@ from .providers import ProviderSpec
 from .providers.base import AuthenticationError, Provider, ProviderError, RateLimitedError, Snapshot
 
 if TYPE_CHECKING:
+    from .new_lines import NewLineWatcher
     from .renewal import RenewalManager
 
 
@@ -31,6 +32,7 @@ class PrepaidSimData:
     provider: Provider
     coordinator: PrepaidSimCoordinator
     renewals: RenewalManager
+    new_lines: NewLineWatcher
     # The lines and credentials set up at load: changing them needs a reload; changing a
     # line's settings does not.
     loaded_with: tuple[frozenset[str], dict[str, Any]]

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import probatio
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
 from homeassistant.util import dt as dt_util
 
 from .alerts import days_left, expires_within_warning
-from .const import DOMAIN
+from .const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
+from .new_lines import FIX_ADD_LINES
 from .renewal import Caller
 
 FIX_RENEW = "renew"
-FIX_REMOVE_LINE = "remove_line"
+CONF_LINES = "lines"
 
 
 def expiring_issue_id(entry_id: str, line_id: str) -> str:
@@ -157,6 +166,63 @@ class RemoveMissingLineFlow(RepairsFlow):
         )
 
 
+class AddNewLinesFlow(RepairsFlow):
+    """Pick which of an account's new lines to track."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Remember the account."""
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Go straight to the choice."""
+        return await self.async_step_pick()
+
+    async def async_step_pick(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Add the chosen lines as subentries; remember the others as declined."""
+        entry: PrepaidSimConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="account_not_loaded")
+        watcher = entry.runtime_data.new_lines
+        offered = list(watcher.offered)
+        if user_input is not None:
+            tracked = set(tracked_line_ids(entry))
+            for line in offered:
+                if line.line_id in user_input[CONF_LINES] and line.line_id not in tracked:
+                    self.hass.config_entries.async_add_subentry(
+                        entry,
+                        ConfigSubentry(
+                            data=MappingProxyType({CONF_LINE_ID: line.line_id}),
+                            subentry_type=SUBENTRY_TYPE_LINE,
+                            title=line.name,
+                            unique_id=line.line_id,
+                        ),
+                    )
+            await watcher.async_settle(offered)
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="pick",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_LINES, default=[line.line_id for line in offered]
+                    ): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(value=line.line_id, label=line.name)
+                                for line in offered
+                            ],
+                            multiple=True,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+            description_placeholders={"account": entry.title},
+        )
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
@@ -164,4 +230,6 @@ async def async_create_fix_flow(
     assert data is not None
     if data.get("kind") == FIX_RENEW:
         return RenewLineFlow(str(data["entry_id"]), str(data["line_id"]))
+    if data.get("kind") == FIX_ADD_LINES:
+        return AddNewLinesFlow(str(data["entry_id"]))
     return RemoveMissingLineFlow(str(data["entry_id"]), str(data["subentry_id"]))

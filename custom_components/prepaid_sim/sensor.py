@@ -140,6 +140,8 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         translation_key="last_renewal",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Receipts are also in get_renewals and the renewal event; few need the entity.
+        entity_registry_enabled_default=False,
         value_fn=_last_renewal,
         attrs_fn=_last_renewal_receipt,
     ),
