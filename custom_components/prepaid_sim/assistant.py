@@ -124,20 +124,20 @@ async def async_status_text(hass: HomeAssistant, ref: LineRef, language: str) ->
     if not facts["available"]:
         return await async_message(hass, language, "voice_line_unavailable", line=ref.name)
     expires = facts["expires_at"]
-    until = (
-        dt_util.as_local(datetime.fromisoformat(expires)).strftime("%Y-%m-%d") if expires else "-"
-    )
-    if facts["unlimited"] or facts["data_remaining"] is None:
+    remaining = facts["data_remaining"]
+    if expires is None:
+        if remaining is None:
+            return await async_message(hass, language, "voice_line_unavailable", line=ref.name)
+        return await async_message(
+            hass, language, "voice_status_no_expiry", line=ref.name, remaining=remaining
+        )
+    until = dt_util.as_local(datetime.fromisoformat(expires)).strftime("%Y-%m-%d")
+    if facts["unlimited"] or remaining is None:
         return await async_message(
             hass, language, "voice_status_unlimited", line=ref.name, expires=until
         )
     return await async_message(
-        hass,
-        language,
-        "voice_status",
-        line=ref.name,
-        remaining=facts["data_remaining"],
-        expires=until,
+        hass, language, "voice_status", line=ref.name, remaining=remaining, expires=until
     )
 
 

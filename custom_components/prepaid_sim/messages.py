@@ -11,12 +11,22 @@ from homeassistant.helpers.translation import async_get_translations
 
 from .const import DOMAIN
 
+# Assist speaks regional codes; the translation files are named by script.
+_SCRIPT_OF: dict[str, str] = {
+    "zh-cn": "zh-Hans",
+    "zh-sg": "zh-Hans",
+    "zh-tw": "zh-Hant",
+    "zh-hk": "zh-Hant",
+    "zh-mo": "zh-Hant",
+}
+
 GIB = 1024**3
 MIB = 1024**2
 
 
 async def async_message(hass: HomeAssistant, language: str, key: str, **values: str) -> str:
     """Return the sentence ``key`` in ``language`` (English if missing), filled in."""
+    language = _SCRIPT_OF.get(language.casefold(), language)
     strings = await async_get_translations(hass, language, "exceptions", {DOMAIN})
     template = strings.get(f"component.{DOMAIN}.exceptions.{key}.message")
     if template is None:
