@@ -131,12 +131,14 @@ async def test_forecast_sensors_in_home_assistant(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """After an hour of polls the line shows when its data runs out and what to buy."""
-    assert hass.states.get("sensor.camera_iot_data_runs_out").state == "unknown"
+    assert hass.states.get("sensor.camera_iot_estimated_data_run_out").state == "unknown"
     for _ in range(61):
         freezer.tick(timedelta(minutes=1))
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
-    runs_out = dt_util.parse_datetime(hass.states.get("sensor.camera_iot_data_runs_out").state)
+    runs_out = dt_util.parse_datetime(
+        hass.states.get("sensor.camera_iot_estimated_data_run_out").state
+    )
     assert runs_out is not None
     # 4 MiB an hour with about 90 MiB left: roughly 22.5 hours from now.
     expected = dt_util.utcnow() + timedelta(hours=(94 - 4) / 4)

@@ -271,3 +271,28 @@ def test_demo_package_is_normalized(demo_backend: DemoBackend) -> None:
     assert package.price.amount == Decimal("5.00")
     assert package.price.currency == "USD"
     assert package.data_bytes == 1024**3
+
+
+async def test_order_still_processing_is_followed_up(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An order accepted but still processing is pending, then settles by look-up."""
+    demo_backend.orders_processing = True
+    device_id = line_device(hass, init_integration, "us-travel")
+    order = await renew(hass, device_id)
+    assert order["state"] == "pending"
+    assert len(demo_backend.ledger) == 1
+    with pytest.raises(HomeAssistantError) as err:
+        await renew(hass, device_id, allow_repeat=True)
+    assert err.value.translation_key == "renewal_pending"
+    freezer.tick(timedelta(seconds=61))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    (receipt,) = await receipts(hass)
+    assert receipt["state"] == "succeeded"
+    assert not [i for i in issue_registry.issues.values() if i.translation_key == "renewal_pending"]
+    assert len(demo_backend.ledger) == 1

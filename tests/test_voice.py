@@ -76,11 +76,12 @@ async def test_unknown_line(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("voice")
 async def test_simplified_chinese(hass: HomeAssistant, demo_backend: DemoBackend) -> None:
     """The Simplified Chinese sentences work end to end."""
+    expected = "Camera Iot 还剩 94 MB 流量，有效期到 2026-12-13。"  # noqa: RUF001
     answer = await say(hass, "我的Camera IoT还剩多少流量", language="zh-Hans")
-    assert answer == "Camera Iot 还剩 94 MB 流量，有效期到 2026-12-13。"
+    assert answer == expected
     # Assist pipelines speak regional codes; the answer is still Simplified Chinese.
     answer = await say(hass, "我的Camera IoT还剩多少流量", language="zh-CN")
-    assert answer == "Camera Iot 还剩 94 MB 流量，有效期到 2026-12-13。"
+    assert answer == expected
     await say(hass, "续费我的Europe eSIM", language="zh-Hans")
     await say(hass, "确认续费", language="zh-Hans")
     assert len(demo_backend.ledger) == 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, override
+import weakref
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -41,13 +44,31 @@ class PrepaidSimData:
 type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]
 
 
-def tracked_line_ids(entry: ConfigEntry) -> dict[str, str]:
-    """Map each tracked line id to the id of its subentry."""
-    return {
-        subentry.data[CONF_LINE_ID]: subentry_id
-        for subentry_id, subentry in entry.subentries.items()
-        if subentry.subentry_type == SUBENTRY_TYPE_LINE
-    }
+# Per entry: the subentries and modification time the line map was built from, and the map.
+_tracked: weakref.WeakKeyDictionary[
+    ConfigEntry, tuple[Mapping[str, Any], datetime, Mapping[str, str]]
+] = weakref.WeakKeyDictionary()
+
+
+def tracked_line_ids(entry: ConfigEntry) -> Mapping[str, str]:
+    """Map each tracked line id to the id of its subentry (read-only).
+
+    Called per line on every refresh (settings, packages, issues), so the map is built once
+    per change of the entry: adding or removing a subentry replaces ``entry.subentries`` and
+    every update through Home Assistant moves ``entry.modified_at``.
+    """
+    cached = _tracked.get(entry)
+    if cached is not None and cached[0] is entry.subentries and cached[1] == entry.modified_at:
+        return cached[2]
+    line_ids = MappingProxyType(
+        {
+            subentry.data[CONF_LINE_ID]: subentry_id
+            for subentry_id, subentry in entry.subentries.items()
+            if subentry.subentry_type == SUBENTRY_TYPE_LINE
+        }
+    )
+    _tracked[entry] = (entry.subentries, entry.modified_at, line_ids)
+    return line_ids
 
 
 def missing_line_issue_id(entry_id: str, line_id: str) -> str:
@@ -125,7 +146,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             # Readings are cheap to lose; write at most once a minute.
             self._history_store.async_delay_save(self.history.as_dict, 60)
 
-    def _report_missing_lines(self, snapshot: Snapshot, line_ids: dict[str, str]) -> None:
+    def _report_missing_lines(self, snapshot: Snapshot, line_ids: Mapping[str, str]) -> None:
         """Raise a repair issue for each tracked line the provider no longer returns."""
         entry = self.config_entry
         for line_id, subentry_id in line_ids.items():

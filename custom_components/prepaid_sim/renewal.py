@@ -39,6 +39,7 @@ from .providers.base import (
     Line,
     Order,
     OrderRejectedError,
+    OrderStatus,
     Package,
     Provider,
     ProviderError,
@@ -300,8 +301,34 @@ class RenewalManager:
                 translation_key="order_not_placed" if settled else "outcome_unknown",
                 translation_placeholders={"line": record.line_name},
             ) from err
-        await self._async_succeed(record, order)
+        if not await self._async_settle(record, order):
+            # Accepted but still processing: it is followed up like a lost answer.
+            self._raise_pending_issue(record)
+            self._schedule(record, self._retry_delay(record))
+        elif record.state == RenewalState.FAILED:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="order_rejected",
+                translation_placeholders={
+                    "line": record.line_name,
+                    "code": "order_failed",
+                    "message": f"order {order.order_id} failed at the provider",
+                },
+            )
         return self._result_of(record)
+
+    async def _async_settle(self, record: RenewalRecord, order: Order) -> bool:
+        """Record what the provider says of an order; return False while it processes."""
+        if order.status is OrderStatus.COMPLETED:
+            await self._async_succeed(record, order)
+            return True
+        record.order_id = order.order_id
+        if order.status is OrderStatus.FAILED:
+            await self._async_fail(record, "order_failed")
+            return True
+        record.state = RenewalState.PENDING
+        await self._async_save()
+        return False
 
     async def _async_reconcile(self, record: RenewalRecord) -> bool:
         """Look a pending order up by its reference; return True once it is settled."""
@@ -314,9 +341,9 @@ class RenewalManager:
             order = None
         else:
             if order is not None:
-                await self._async_succeed(record, order)
-                return True
-            if dt_util.utcnow() - record.created >= self.provider.order_lookup_settles_after:
+                if await self._async_settle(record, order):
+                    return True
+            elif dt_util.utcnow() - record.created >= self.provider.order_lookup_settles_after:
                 # The provider's order history is complete by now: it never happened.
                 await self._async_fail(record, "not_placed")
                 return True

@@ -73,7 +73,9 @@ def _build_esimaccess(
     # The 8 requests/s limit is not said to be per account or per IP [I]: every client of
     # the host shares one limiter, which keeps under either reading.
     provider.rate_limiter = shared_rate_limiter(
-        f"esimaccess {base_url}", esimaccess.REQUESTS_PER_SECOND
+        f"esimaccess {base_url}",
+        esimaccess.REQUESTS_PER_SECOND,
+        period=esimaccess.RATE_WINDOW_SECONDS,
     )
     return provider
 

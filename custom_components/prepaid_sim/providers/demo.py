@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -243,6 +243,8 @@ class DemoBackend:
     garbled: bool = False
     reject_orders_with: str | None = None
     next_purchase_fault: PurchaseFault | None = None
+    # Orders are answered as still processing (they complete by the next look-up).
+    orders_processing: bool = False
     # The carrier charges but the line does not change (a renewal that never arrives).
     orders_not_applied: bool = False
     # Event-loop turns a purchase takes; lets tests overlap concurrent presses
@@ -433,6 +435,8 @@ class DemoProvider(Provider):
         order = self.backend.commit_order(line_id, package, reference)
         if fault is PurchaseFault.LOSE_RESPONSE_AFTER_COMMIT:
             raise OrderOutcomeUnknownError(reference, "connection dropped after sending")
+        if self.backend.orders_processing:
+            return replace(order, status=OrderStatus.PROCESSING)
         return order
 
     async def async_find_order(

@@ -1,0 +1,944 @@
+"""1NCE Management API: read the data quota of 1NCE IoT SIMs and order volume top-ups.
+
+Auth is OAuth client credentials with HTTP Basic (``POST /oauth/token``); the bearer token
+lives 3600 s and is cached, renewed shortly before it expires and once on a 401. Data is
+in megabytes with 1 MB = 1024 KB (so x 1,048,576 bytes); the remaining ``volume`` can be
+negative and is clamped at 0. Lines are keyed by ICCID. There is no wallet: top-ups are
+invoiced by the payment method.
+
+Request budget
+    ``async_fetch`` with N tracked lines (T = every SIM on the account)::
+
+        requests = ceil(T / 100)     (GET /v1/sims pages: status, label, MSISDN)
+                   + N'              (GET /v1/sims/{iccid}/quota/data per tracked SIM found)
+                   + min(M, 5)       (GET /v1/sims/{iccid} per tracked SIM absent from the
+                                      listing, checked once before it is called missing)
+                   + 1 POST /oauth/token when the cached token is (nearly) 60 min old
+
+    and none at all when no line is tracked. ``async_list_lines`` sends ``ceil(T / 100)``;
+    ``async_list_packages`` one (the SIM is checked); ``async_purchase`` the top-up plus one
+    ``GET /v1/orders/{n}`` to follow the ``Location`` it answers (without one [I], an
+    ``async_find_order`` instead); ``async_find_order`` 1-6 pages of 10 orders (one more if
+    ``sort=-order_date`` is refused [I]). ``/sims`` calls keep to 10 per second and
+    ``/orders`` calls to 100 per 5 minutes, the documented limits.
+
+Packages
+    1NCE has no per-SIM catalogue: a top-up adds the volume the product defines. The one
+    package offered is described by the constructor (``topup_volume_mb``, ``topup_price``,
+    ``currency``); the defaults are assumptions [I] to be set from the customer's contract.
+
+Idempotency
+    None. ``async_find_order`` looks for a TOPUP order containing the ICCID, placed at or
+    after the send time, in ``GET /v1/orders`` (newest first).
+
+Facts marked [I] are inferences from the docs, not documented; the code is tolerant there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable, Collection, Mapping, Sequence
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+import hashlib
+import itertools
+import json
+import logging
+import time
+from typing import Final, override
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+from .base import (
+    Account,
+    AuthenticationError,
+    Line,
+    LineNotFoundError,
+    LineStatus,
+    LineSummary,
+    Money,
+    Order,
+    OrderOutcomeUnknownError,
+    OrderRejectedError,
+    OrderStatus,
+    Package,
+    Provider,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    Snapshot,
+)
+from .ratelimit import RateLimiter
+
+_LOGGER = logging.getLogger(__name__)
+
+ONENCE_PROVIDER_KEY: Final = "onence"
+DEFAULT_BASE_URL: Final = "https://api.1nce.com/management-api"
+# IoT SIMs use little data and 1NCE states no usage freshness; every refresh costs
+# ceil(T / 100) + N requests of the customer's shared 10/s /sims budget. Half an hour is
+# plenty to warn of a quota running out.
+UPDATE_INTERVAL: Final = timedelta(minutes=30)
+
+# Documented, "fixed and cannot be adjusted": /sims 10 per second per customer, /orders
+# 100 per IP per 5 minutes (/oauth allows 600 per minute: far above what a cached token needs).
+SIMS_REQUESTS_PER_SECOND: Final = 10
+ORDERS_REQUESTS_PER_WINDOW: Final = 100
+ORDERS_WINDOW_SECONDS: Final = 300.0
+# Our window is a little longer than theirs so network jitter never puts 11 in one second.
+_SIMS_WINDOW_SECONDS: Final = 1.1
+DEFAULT_REQUEST_TIMEOUT: Final = 30.0
+# Tokens live 3600 s [R]; renew this long before the end.
+TOKEN_REFRESH_MARGIN: Final = timedelta(minutes=5)
+DEFAULT_TOKEN_LIFETIME: Final = timedelta(hours=1)
+
+SIMS_PAGE_SIZE: Final = 100  # the documented maximum
+ORDERS_PAGE_SIZE: Final = 10  # the documented maximum
+MAX_PAGES: Final = 1000  # guards against a paging bug looping forever
+MAX_ORDER_PAGES: Final = 5
+# Tracked SIMs absent from the listing that are asked for one by one before being "missing".
+MAX_MISSING_CHECKS: Final = 5
+# How far the provider's clock may differ from ours when matching order_date to sent_at [I].
+CLOCK_SKEW: Final = timedelta(minutes=5)
+
+# "1 megabyte = 1024 kilobytes" [R].
+MB: Final = 1024 * 1024
+# [I] Assumed terms of the product's top-up (500 MB for 10.00 EUR): the API does not expose
+# them; pass the customer's real volume and price to the constructor.
+DEFAULT_TOPUP_VOLUME_MB: Final = 500
+DEFAULT_TOPUP_PRICE: Final = Decimal("10.00")
+DEFAULT_CURRENCY: Final = "EUR"
+TOPUP_PACKAGE_ID: Final = "1nce-topup"
+ACCOUNT_NAME: Final = "1NCE"
+# Documented payment methods; anything else (or none) means bank transfer at 1NCE.
+PAYMENT_METHODS: Final = frozenset({"banktransfer", "creditcard", "monthlyinvoice", "boleto"})
+
+_TOPUP_ORDER_TYPES: Final = frozenset({"TOPUP", "BULK_TOPUP"})
+_COMPLETED_ORDER_STATES: Final = frozenset({"COMPLETED", "DONE", "FINISHED", "SHIPPED"})
+_FAILED_ORDER_STATES: Final = frozenset({"FAILED", "CANCELLED", "CANCELED", "REJECTED"})
+# [I] Only Enabled/Disabled are documented; the other words are read by meaning.
+_SUSPENDED_WORDS: Final = frozenset({"disabled", "deactivated", "suspended", "blocked"})
+_ACTIVE_WORDS: Final = frozenset({"enabled", "active", "activated"})
+# [I] How a 403 about the SIM (not the caller) reads: "SIM does not belong to user" [R].
+_NOT_OURS_WORDS: Final = ("belong", "not found", "does not exist")
+# Token 400s that are about our request, not the credentials [R error codes].
+_REQUEST_ERRORS: Final = frozenset({"BodyValidationError", "UnsupportedContentTypeError"})
+
+
+class _MalformedError(Exception):
+    """A response body that does not have the shape we rely on."""
+
+
+class _TransportError(Exception):
+    """The HTTP exchange failed; ``sent`` says whether the request may have gone out."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        """Keep whether the provider may have received the request."""
+        super().__init__(message)
+        self.sent = sent
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """One HTTP answer: status, lower-cased headers and the parsed JSON (None if not JSON)."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: object
+
+    @property
+    def ok(self) -> bool:
+        """Return True for a 2xx answer."""
+        return 200 <= self.status < 300
+
+    @property
+    def body(self) -> Mapping[str, object] | None:
+        """Return the answer as a JSON object, if it is one."""
+        return self.data if isinstance(self.data, Mapping) else None
+
+    @property
+    def message(self) -> str | None:
+        """Return the error text (v1 ``message``, v2 ``message``/``error_token``), if any."""
+        body = self.body
+        if body is None:
+            return None
+        for key in ("message", "error_token", "errorCode"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+
+# --- small tolerant parsers ------------------------------------------------------------
+
+
+def _as_str(value: object) -> str | None:
+    """Return a non-empty string (numbers are accepted as ids), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    """Return a finite Decimal from a JSON number or numeric string; None when absent.
+
+    Raises ``_MalformedError`` for a value that is present but not a number.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _MalformedError(f"not a number: {value!r}")
+    try:
+        # str() first so 0.5 stays 0.5 rather than its binary expansion.
+        number = Decimal(str(value).strip())
+    except InvalidOperation as err:
+        raise _MalformedError(f"not a number: {value!r}") from err
+    if not number.is_finite():
+        raise _MalformedError(f"not a number: {value!r}")
+    return number
+
+
+def _safe_decimal(value: object) -> Decimal | None:
+    """Return a Decimal, or None for anything that is not one."""
+    try:
+        return _as_decimal(value)
+    except _MalformedError:
+        return None
+
+
+def _megabytes(value: Decimal) -> int:
+    """Turn megabytes (1 MB = 1024 KB) into bytes."""
+    return int((value * MB).to_integral_value())
+
+
+def parse_time(value: object) -> datetime | None:
+    """Parse a 1NCE time into an aware UTC datetime; None when absent or unreadable.
+
+    The docs show ``2029-01-01T00:00:00.000Z`` and ``2018-03-09T07:59:09.000+0000``; a time
+    without an offset is taken as UTC [I].
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text[-1:] in {"Z", "z"}:
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        _LOGGER.debug("1NCE sent an unreadable time %r", value)
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date."""
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except TypeError, ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """Read an integer paging header such as ``X-Total-Pages`` (lower-cased)."""
+    raw = headers.get(name)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _rows(reply: _Reply) -> list[Mapping[str, object]]:
+    """Return the objects of a listing: a JSON array [R], or one wrapped in ``data`` [I]."""
+    items = reply.data
+    if isinstance(items, Mapping):
+        items = items.get("data")
+    if not isinstance(items, list):
+        raise _MalformedError("listing is not an array")
+    return [item for item in items if isinstance(item, Mapping)]
+
+
+def _listing_rows(reply: _Reply, path: str) -> list[Mapping[str, object]]:
+    """Return a 2xx listing's rows; anything else is ``ProviderUnavailableError``."""
+    if not reply.ok:
+        raise ProviderUnavailableError(f"1NCE answered {reply.status} to {path}")
+    try:
+        return _rows(reply)
+    except _MalformedError as err:
+        raise ProviderUnavailableError(f"unexpected answer to {path}: {err}") from err
+
+
+def _not_ours(reply: _Reply) -> bool:
+    """Tell a 403/404 about the SIM ("SIM does not belong to user") from a refused caller."""
+    if reply.status == 404:
+        return True
+    text = (reply.message or "").lower()
+    return reply.status == 403 and any(word in text for word in _NOT_OURS_WORDS)
+
+
+def _same_iccid(one: str, other: str) -> bool:
+    """Compare ICCIDs, allowing one of them to carry the Luhn check digit [I]."""
+    if one == other:
+        return True
+    short, long = sorted((one, other), key=len)
+    return len(long) == len(short) + 1 and long.startswith(short)
+
+
+def _line_name(iccid: str, label: str | None) -> str:
+    """Return the SIM's label, else the ICCID's last digits."""
+    return label or f"SIM {iccid[-4:]}"
+
+
+def _status(
+    record: Mapping[str, object],
+    quota: Mapping[str, object],
+    remaining: int,
+    expires: datetime | None,
+) -> LineStatus:
+    """Combine the SIM's status word with the quota's expiry, volume and v2 status."""
+    word = (_as_str(record.get("status")) or "").lower()
+    quota_state = quota.get("status")
+    if isinstance(quota_state, Mapping):
+        quota_state = quota_state.get("description")
+    quota_word = (_as_str(quota_state) or "").upper()
+    if word in _SUSPENDED_WORDS:
+        return LineStatus.SUSPENDED
+    if quota_word == "EXPIRED" or (expires is not None and expires <= datetime.now(UTC)):
+        return LineStatus.EXPIRED
+    if quota_word == "EXHAUSTED" or remaining <= 0:
+        return LineStatus.DEPLETED
+    if word in _ACTIVE_WORDS or quota_word == "ACTIVE":
+        return LineStatus.ACTIVE
+    return LineStatus.UNKNOWN
+
+
+def _line(iccid: str, record: Mapping[str, object], quota: Mapping[str, object]) -> Line:
+    """Build the normalized line from the SIM record and its data quota."""
+    volume = _as_decimal(quota.get("volume"))
+    if volume is None:
+        raise _MalformedError("quota without volume")
+    total_mb = _as_decimal(quota.get("total_volume"))
+    # "volume ... can be negative" [R]: an overdraft is simply nothing left.
+    remaining = max(_megabytes(volume), 0)
+    total = None if total_mb is None else max(_megabytes(total_mb), 0)
+    expires = parse_time(quota.get("expiry_date"))
+    return Line(
+        line_id=iccid,
+        name=_line_name(iccid, _as_str(record.get("label"))),
+        status=_status(record, quota, remaining, expires),
+        package_id=TOPUP_PACKAGE_ID,
+        data_total_bytes=total,
+        data_used_bytes=None if total is None else max(total - remaining, 0),
+        data_remaining_bytes=remaining,
+        expires_at=expires,
+        iccid=iccid,
+        phone_number=_as_str(record.get("msisdn")),
+    )
+
+
+def _expired_line(iccid: str, record: Mapping[str, object]) -> Line:
+    """Describe a SIM whose quota 1NCE refuses with 422 "expired" [I: on every path]."""
+    return Line(
+        line_id=iccid,
+        name=_line_name(iccid, _as_str(record.get("label"))),
+        status=LineStatus.EXPIRED,
+        package_id=TOPUP_PACKAGE_ID,
+        iccid=iccid,
+        phone_number=_as_str(record.get("msisdn")),
+    )
+
+
+def _order_status(value: object) -> OrderStatus:
+    """Map ``order_status``; anything not final is still processing."""
+    word = (_as_str(value) or "").upper()
+    if word in _COMPLETED_ORDER_STATES:
+        return OrderStatus.COMPLETED
+    if word in _FAILED_ORDER_STATES:
+        return OrderStatus.FAILED
+    return OrderStatus.PROCESSING
+
+
+def _order_iccids(entry: Mapping[str, object]) -> list[str]:
+    """Return the ICCIDs an order lists (``sims[{iccid}]``, strings tolerated [I])."""
+    found: list[str] = []
+    sims = entry.get("sims")
+    for sim in sims if isinstance(sims, list) else []:
+        iccid = _as_str(sim.get("iccid")) if isinstance(sim, Mapping) else _as_str(sim)
+        if iccid:
+            found.append(iccid)
+    return found
+
+
+def _order_number_from(location: str | None) -> str | None:
+    """Return the order number at the end of a ``Location`` header."""
+    if not location:
+        return None
+    last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
+    return last or None
+
+
+def _newest_first(dates: Sequence[datetime]) -> bool:
+    """Return True when a page is sorted newest first."""
+    return all(a >= b for a, b in itertools.pairwise(dates))
+
+
+def _pick_error(errors: Sequence[BaseException]) -> BaseException:
+    """Return the error that should fail a refresh: a bad key first, then any provider error."""
+    for kind in (AuthenticationError, RateLimitedError, ProviderError):
+        for error in errors:
+            if isinstance(error, kind):
+                return error
+    return errors[0]
+
+
+class OnenceProvider(Provider):
+    """A client of the 1NCE Management API; a line is a SIM, keyed by its ICCID."""
+
+    # A top-up answers 201 with its order at once; allow the order list a margin [I].
+    order_lookup_settles_after = timedelta(minutes=15)
+    # [I] 1NCE states no delay for the quota to reflect a top-up.
+    renewal_visible_within = timedelta(minutes=30)
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        client_id: str,
+        client_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        topup_volume_mb: int = DEFAULT_TOPUP_VOLUME_MB,
+        topup_price: Decimal = DEFAULT_TOPUP_PRICE,
+        currency: str = DEFAULT_CURRENCY,
+        payment_method: str | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        """Talk to ``base_url`` as the API user ``client_id``.
+
+        ``topup_volume_mb``/``topup_price``/``currency`` describe the product's top-up (the
+        API cannot tell). ``payment_method`` is sent as ``?payment_method=`` (None: 1NCE's
+        default, bank transfer). ``clock`` (monotonic seconds) times the token. Pass one
+        ``rate_limiter`` to every client of the same customer: /sims is limited per customer.
+        """
+        self._session = session
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._base_url = base_url.rstrip("/")
+        self._topup = Package(
+            package_id=TOPUP_PACKAGE_ID,
+            name=f"1NCE top-up {topup_volume_mb} MB",
+            price=Money(topup_price, currency.upper()),
+            data_bytes=topup_volume_mb * MB,
+            # [I] A top-up adds volume within the SIM's lifetime; it does not extend it.
+            validity=timedelta(0),
+        )
+        self._payment_method = payment_method
+        # A separate connect timeout: only a failed connect proves nothing was sent.
+        self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
+        self._clock = clock
+        self._sims_limiter = rate_limiter or RateLimiter(
+            SIMS_REQUESTS_PER_SECOND, period=_SIMS_WINDOW_SECONDS
+        )
+        self._orders_limiter = RateLimiter(ORDERS_REQUESTS_PER_WINDOW, period=ORDERS_WINDOW_SECONDS)
+        self._token: str | None = None
+        self._token_renew_at = 0.0
+        self._token_lock = asyncio.Lock()
+        # Order numbers already matched to one of our references, so that two lost
+        # answers never claim the same order.
+        self._claimed: dict[str, str] = {}
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def _limiter_for(self, path: str) -> RateLimiter:
+        """Return the limiter of the path's documented rate limit."""
+        return self._orders_limiter if path.startswith("/v1/orders") else self._sims_limiter
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        body: object = None,
+        limiter: RateLimiter | None = None,
+    ) -> _Reply:
+        """Send one request under its rate limit and read the whole answer."""
+        if limiter is not None:
+            await limiter.acquire()
+        try:
+            async with self._session.request(
+                method,
+                f"{self._base_url}{path}",
+                params=params,
+                json=body,
+                headers={"Accept": "application/json", **headers},
+                timeout=self.timeout,
+                # A redirected POST would turn into a GET; treat any 3xx as an answer.
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                reply_headers = {key.lower(): value for key, value in response.headers.items()}
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
+            # No connection was made, so the request cannot have arrived.
+            raise _TransportError(f"cannot connect to 1NCE: {err}", sent=False) from err
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            raise _TransportError(f"no answer from 1NCE: {err!r}", sent=True) from err
+        try:
+            parsed: object = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            parsed = None
+        return _Reply(status, reply_headers, parsed)
+
+    def _token_fresh(self) -> bool:
+        """Return True when the cached token may still be used."""
+        return self._token is not None and self._clock() < self._token_renew_at
+
+    async def _access_token(self) -> str:
+        """Return the cached token, fetching one (once, for all callers) when needed."""
+        if self._token is not None and self._token_fresh():
+            return self._token
+        async with self._token_lock:
+            if self._token is not None and self._token_fresh():
+                return self._token
+            return await self._fetch_token()
+
+    async def _renew_token(self, refused: str) -> str:
+        """Replace a token the API refused; callers refused the same token share one renewal."""
+        async with self._token_lock:
+            if self._token is not None and self._token != refused and self._token_fresh():
+                return self._token
+            self._token = None
+            return await self._fetch_token()
+
+    async def _fetch_token(self) -> str:
+        """Ask ``POST /oauth/token`` with Basic auth (call with ``_token_lock`` held)."""
+        pair = f"{self._client_id}:{self._client_secret}".encode()
+        basic = base64.b64encode(pair).decode("ascii")
+        try:
+            reply = await self._send(
+                "POST",
+                "/oauth/token",
+                headers={"Authorization": f"Basic {basic}"},
+                body={"grant_type": "client_credentials"},
+            )
+        except _TransportError as err:
+            raise ProviderUnavailableError(str(err)) from err
+        if reply.status == 429:
+            raise RateLimitedError(
+                "1NCE token endpoint rate limit hit", retry_after=_retry_after(reply.headers)
+            )
+        body = reply.body
+        error_code = _as_str(body.get("errorCode")) if body is not None else None
+        if reply.status in {400, 401, 403} and error_code not in _REQUEST_ERRORS:
+            # 400 BadCredentials / AuthValidationError [R].
+            raise AuthenticationError(
+                reply.message or f"1NCE refused the credentials ({reply.status})"
+            )
+        token = _as_str(body.get("access_token")) if body is not None and reply.ok else None
+        if body is None or token is None:
+            raise ProviderUnavailableError(
+                f"1NCE token endpoint answered {reply.status}: {reply.message or 'unreadably'}"
+            )
+        lifetime = DEFAULT_TOKEN_LIFETIME.total_seconds()
+        expires_in = _safe_decimal(body.get("expires_in"))
+        if expires_in is not None and expires_in > 0:
+            lifetime = float(expires_in)
+        # Renew a little early, but never so early that a short-lived token is useless.
+        margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), lifetime * 0.1)
+        self._token = token
+        self._token_renew_at = self._clock() + lifetime - margin
+        return token
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> _Reply:
+        """Send with the bearer token; renew it once on a 401 and send again.
+
+        A 401 is refused before anything is processed [I], so even a top-up may be sent
+        again after it. A 429 raises ``RateLimitedError``; transport failures come out as
+        ``_TransportError``.
+        """
+        limiter = self._limiter_for(path)
+        token = await self._access_token()
+        auth = {"Authorization": f"Bearer {token}"}
+        reply = await self._send(method, path, headers=auth, params=params, limiter=limiter)
+        if reply.status == 401:
+            token = await self._renew_token(token)
+            auth = {"Authorization": f"Bearer {token}"}
+            reply = await self._send(method, path, headers=auth, params=params, limiter=limiter)
+            if reply.status == 401:
+                raise AuthenticationError(reply.message or "1NCE refused the access token")
+        if reply.status == 429:
+            wait = _retry_after(reply.headers)
+            limiter.block_for(1.0 if wait is None else wait)
+            raise RateLimitedError("1NCE rate limit hit", retry_after=wait)
+        return reply
+
+    async def _read(self, path: str, params: Mapping[str, str] | None = None) -> _Reply:
+        """GET something; map transport failures and 5xx. Other answers are returned."""
+        try:
+            reply = await self._call("GET", path, params=params)
+        except _TransportError as err:
+            raise ProviderUnavailableError(str(err)) from err
+        if reply.status >= 500 or reply.status < 200:
+            raise ProviderUnavailableError(f"1NCE answered {reply.status} to {path}")
+        return reply
+
+    async def _read_rows(
+        self, path: str, params: Mapping[str, str]
+    ) -> tuple[list[Mapping[str, object]], int | None]:
+        """GET one page of an account-wide listing; return its rows and ``X-Total-Pages``."""
+        reply = await self._read(path, params)
+        if reply.status in {401, 403}:
+            raise AuthenticationError(reply.message or f"1NCE refused the request ({reply.status})")
+        return _listing_rows(reply, path), _header_int(reply.headers, "x-total-pages")
+
+    async def _sims_page(self, page: int) -> tuple[list[Mapping[str, object]], int | None]:
+        """Read one page of ``GET /v1/sims``."""
+        params = {"page": str(page), "pageSize": str(SIMS_PAGE_SIZE)}
+        return await self._read_rows("/v1/sims", params)
+
+    async def _all_sims(self) -> dict[str, Mapping[str, object]]:
+        """Read every SIM on the account, following ``X-Total-Pages`` (every page)."""
+        first, total_pages = await self._sims_page(1)
+        pages = [first]
+        if total_pages is not None:
+            last = min(total_pages, MAX_PAGES)
+            # Later pages are independent; the rate limiter keeps the burst at 10/s.
+            rest = await asyncio.gather(*(self._sims_page(n) for n in range(2, last + 1)))
+            pages.extend(rows for rows, _ in rest)
+        else:
+            # [I] Without the header, only a short page marks the end.
+            page, rows = 1, first
+            while len(rows) >= SIMS_PAGE_SIZE and page < MAX_PAGES:
+                page += 1
+                rows, _ = await self._sims_page(page)
+                pages.append(rows)
+        sims: dict[str, Mapping[str, object]] = {}
+        for rows in pages:
+            for row in rows:
+                if iccid := _as_str(row.get("iccid")):
+                    # A SIM can shift across a page boundary while we read; keep one.
+                    sims[iccid] = row
+        return sims
+
+    async def _sim(self, iccid: str) -> Mapping[str, object] | None:
+        """Read ``GET /v1/sims/{iccid}``; None when the SIM is not on this account."""
+        reply = await self._read(f"/v1/sims/{quote(iccid, safe='')}")
+        if _not_ours(reply):
+            return None
+        if reply.status in {401, 403}:
+            raise AuthenticationError(reply.message or "1NCE refused the request")
+        if not reply.ok or reply.body is None:
+            raise ProviderUnavailableError(f"1NCE answered {reply.status} for SIM {iccid}")
+        return reply.body
+
+    async def _quota(self, iccid: str) -> Mapping[str, object] | str | None:
+        """Read a SIM's data quota: the object, "expired" (422), or None (not ours).
+
+        Raises ``_MalformedError`` for an answer that cannot be read.
+        """
+        reply = await self._read(f"/v1/sims/{quote(iccid, safe='')}/quota/data")
+        if _not_ours(reply):
+            return None
+        if reply.status in {401, 403}:
+            raise AuthenticationError(reply.message or "1NCE refused the request")
+        if reply.status == 422:
+            return "expired"
+        if not reply.ok or reply.body is None:
+            raise _MalformedError(f"HTTP {reply.status}")
+        return reply.body
+
+    async def _read_line(
+        self, iccid: str, record: Mapping[str, object]
+    ) -> Line | _MalformedError | None:
+        """Read one line: the Line, None if missing, the parse error if unreadable."""
+        try:
+            quota = await self._quota(iccid)
+            if quota is None:
+                return None
+            if isinstance(quota, str):
+                return _expired_line(iccid, record)
+            return _line(iccid, record, quota)
+        except _MalformedError as err:
+            _LOGGER.warning("1NCE sent an unreadable quota for SIM %s: %s", iccid, err)
+            return err
+
+    # --- account and lines -------------------------------------------------------------------
+
+    @override
+    async def async_get_account(self) -> Account:
+        """Check the credentials (token + one SIM listing row); 1NCE keeps no wallet."""
+        await self._read_rows("/v1/sims", {"page": "1", "pageSize": "1"})
+        # [I] The API exposes no customer id: derive a stable one that does not reveal it.
+        digest = hashlib.sha256(self._client_id.encode()).hexdigest()[:16]
+        return Account(account_id=f"1nce-{digest}", name=ACCOUNT_NAME, wallet=None)
+
+    @override
+    async def async_list_lines(self) -> list[LineSummary]:
+        """Return every SIM on the account (all pages)."""
+        return [
+            LineSummary(line_id=iccid, name=_line_name(iccid, _as_str(record.get("label"))))
+            for iccid, record in (await self._all_sims()).items()
+        ]
+
+    @override
+    async def async_fetch(self, line_ids: Collection[str]) -> Snapshot:
+        """Read the tracked SIMs (see the module docstring for the cost)."""
+        wanted = list(dict.fromkeys(line_ids))
+        if not wanted:
+            return Snapshot(wallet=None, lines={})
+        records = await self._all_sims()
+        # Paging is not a snapshot: a SIM can slip between pages while they are read. Ask
+        # for a few absent ones directly before calling them missing.
+        for iccid in [i for i in wanted if i not in records][:MAX_MISSING_CHECKS]:
+            if (record := await self._sim(iccid)) is not None:
+                records[iccid] = record
+        present = [iccid for iccid in wanted if iccid in records]
+        results = await asyncio.gather(
+            *(self._read_line(iccid, records[iccid]) for iccid in present),
+            return_exceptions=True,
+        )
+        errors = [
+            r
+            for r in results
+            if isinstance(r, BaseException) and not isinstance(r, _MalformedError)
+        ]
+        if errors:
+            raise _pick_error(errors)
+        lines: dict[str, Line] = {}
+        missing = {iccid for iccid in wanted if iccid not in records}
+        unreadable: set[str] = set()
+        for iccid, result in zip(present, results, strict=True):
+            if result is None:
+                missing.add(iccid)
+            elif isinstance(result, Line):
+                lines[iccid] = result
+            else:
+                unreadable.add(iccid)
+        return Snapshot(
+            wallet=None,
+            lines=lines,
+            missing_line_ids=frozenset(missing),
+            unreadable_line_ids=frozenset(unreadable),
+        )
+
+    @override
+    async def async_list_packages(self, line_id: str) -> list[Package]:
+        """Return the product's one top-up, once the SIM is known to be on the account."""
+        if await self._sim(line_id) is None:
+            raise LineNotFoundError(line_id)
+        return [self._topup]
+
+    # --- buying ------------------------------------------------------------------------------
+
+    @override
+    async def async_purchase(self, line_id: str, package: Package, reference: str) -> Order:
+        """Top the SIM up (``POST /v1/sims/{iccid}/topup``), then follow its order.
+
+        Never retried here except after a 401 (refused before processing [I]).
+        """
+        if package.package_id != TOPUP_PACKAGE_ID:
+            raise OrderRejectedError(
+                "unknown_package", f"1NCE offers no package {package.package_id}"
+            )
+        params = {"payment_method": self._payment_method} if self._payment_method else None
+        sent_at = datetime.now(UTC)
+        try:
+            reply = await self._call(
+                "POST", f"/v1/sims/{quote(line_id, safe='')}/topup", params=params
+            )
+        except _TransportError as err:
+            if not err.sent:
+                raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        if not reply.ok:
+            raise self._purchase_error(reply, reference)
+        # 201 + Location: the top-up is placed; whatever follows must not undo that.
+        number = _order_number_from(reply.headers.get("location"))
+        if number is None:
+            # [I] Not the documented 201 + Location: find the order the usual way; if it is
+            # not listed (yet), the outcome is unknown and must be looked up again later.
+            if (found := await self._safe_find(line_id, reference, sent_at)) is not None:
+                return found
+            raise OrderOutcomeUnknownError(
+                reference, f"1NCE answered {reply.status} without an order to follow"
+            )
+        self._claimed[number] = reference
+        entry = await self._safe_order(number)
+        order = self._order(entry or {"order_number": number}, line_id, reference, package.price)
+        if order.created_at is None:
+            order = dataclasses.replace(order, created_at=sent_at)
+        return order
+
+    @staticmethod
+    def _purchase_error(reply: _Reply, reference: str) -> ProviderError:
+        """Map a refused top-up to the purchase contract."""
+        message = reply.message or f"HTTP {reply.status}"
+        if reply.status == 403:
+            if _not_ours(reply):
+                return OrderRejectedError("sim_not_found", message)
+            return AuthenticationError(message)
+        if reply.status == 404:
+            return OrderRejectedError("sim_not_found", message)
+        if reply.status == 422:
+            # "The following SIMs are expired and cannot be modified via API" [R].
+            return OrderRejectedError("sim_expired", message)
+        if reply.status == 400:
+            # "Payment method used is not valid." [R]; any 400 is a refusal before work.
+            code = "payment_method_invalid" if "payment" in message.lower() else "bad_request"
+            return OrderRejectedError(code, message)
+        # Other 4xx only count as a refusal when they say why; a bare one may come from a
+        # proxy, and 408 is a timeout.
+        if 400 <= reply.status < 500 and reply.status != 408 and reply.message:
+            return OrderRejectedError(f"http_{reply.status}", message)
+        return OrderOutcomeUnknownError(reference, f"1NCE answered {reply.status}: {message}")
+
+    async def _safe_order(self, number: str) -> Mapping[str, object] | None:
+        """Read ``GET /v1/orders/{n}``, or None when it cannot be read now."""
+        try:
+            reply = await self._read(f"/v1/orders/{quote(number, safe='')}")
+        except ProviderError as err:
+            _LOGGER.debug("1NCE order %s cannot be read yet: %s", number, err)
+            return None
+        return reply.body if reply.ok else None
+
+    async def _safe_find(self, line_id: str, reference: str, sent_at: datetime) -> Order | None:
+        """Run ``async_find_order``, or None when it cannot run now."""
+        try:
+            return await self.async_find_order(line_id, reference, sent_at)
+        except ProviderError as err:
+            _LOGGER.debug("1NCE order of %s cannot be looked up yet: %s", reference, err)
+            return None
+
+    def _order(
+        self, entry: Mapping[str, object], line_id: str, reference: str, fallback: Money | None
+    ) -> Order:
+        """Build an Order from an order object."""
+        amount = _safe_decimal(entry.get("invoice_amount"))
+        currency = _as_str(entry.get("currency"))
+        price = fallback
+        if amount is not None:
+            price = Money(amount, currency.upper() if currency else self._topup.price.currency)
+        return Order(
+            order_id=_as_str(entry.get("order_number")) or reference,
+            line_id=line_id,
+            package_id=TOPUP_PACKAGE_ID,
+            reference=reference,
+            status=_order_status(entry.get("order_status")),
+            price=price,
+            created_at=parse_time(entry.get("order_date")),
+        )
+
+    # --- reconciliation ----------------------------------------------------------------------
+
+    async def _orders_page(
+        self, page: int, sort: str | None
+    ) -> tuple[_Reply, list[Mapping[str, object]], int | None]:
+        """Read one page of ``GET /v1/orders`` (10 per page, the maximum)."""
+        params = {"page": str(page), "pageSize": str(ORDERS_PAGE_SIZE)}
+        if sort is not None:
+            params["sort"] = sort
+        reply = await self._read("/v1/orders", params)
+        if reply.status in {400, 422} and sort is not None:
+            return reply, [], None
+        if reply.status in {401, 403}:
+            raise AuthenticationError(reply.message or "1NCE refused the request")
+        rows = _listing_rows(reply, "/v1/orders")
+        return reply, rows, _header_int(reply.headers, "x-total-pages")
+
+    @override
+    async def async_find_order(
+        self, line_id: str, reference: str, sent_at: datetime
+    ) -> Order | None:
+        """Find a TOPUP order containing the ICCID, placed at or after ``sent_at``.
+
+        Orders are asked newest first (``sort=-order_date``; if that syntax is refused [I],
+        unsorted, and then read from the last page back). The earliest matching order not
+        already claimed by another of our references is ours. A top-up made elsewhere in
+        the same window (e.g. in the portal) can be mistaken for ours: that errs on the
+        side of never paying twice.
+        """
+        cutoff = sent_at - CLOCK_SKEW
+        sort: str | None = "-order_date"
+        reply, rows, total_pages = await self._orders_page(1, sort)
+        if not reply.ok:
+            _LOGGER.debug("1NCE refused sort=-order_date (%s); reading unsorted", reply.status)
+            sort = None
+            reply, rows, total_pages = await self._orders_page(1, sort)
+        candidates: list[tuple[datetime, Mapping[str, object]]] = []
+        dates = self._collect(rows, line_id, reference, cutoff, candidates)
+        # Forward only when the listing is really newest first; otherwise (sort refused,
+        # or ignored [I]) the newest orders may be on the last pages: read those backwards.
+        forward = sort is not None and _newest_first(dates)
+        pages: Sequence[int] = range(2, MAX_ORDER_PAGES + 1)
+        if not forward:
+            last = total_pages or 1
+            pages = range(last, max(last - MAX_ORDER_PAGES + 1, 1), -1)
+            dates = []
+        for page in pages:
+            if dates and forward and min(dates) < cutoff:
+                break  # newest first, and this page already reached older orders
+            if dates and not forward and _newest_first(dates[::-1]) and dates[0] < cutoff:
+                break  # oldest first, and this page starts before the send: earlier ones too
+            if total_pages is None and len(rows) < ORDERS_PAGE_SIZE:
+                break
+            if total_pages is not None and page > total_pages:
+                break
+            _, rows, _ = await self._orders_page(page, sort)
+            dates = self._collect(rows, line_id, reference, cutoff, candidates)
+        if not candidates:
+            return None
+        _, entry = min(candidates, key=lambda pair: pair[0])
+        number = _as_str(entry.get("order_number"))
+        if number is not None:
+            self._claimed[number] = reference
+        return self._order(entry, line_id, reference, None)
+
+    def _collect(
+        self,
+        rows: Sequence[Mapping[str, object]],
+        iccid: str,
+        reference: str,
+        cutoff: datetime,
+        candidates: list[tuple[datetime, Mapping[str, object]]],
+    ) -> list[datetime]:
+        """Add this page's matching orders to ``candidates``; return the page's dates."""
+        dates: list[datetime] = []
+        for entry in rows:
+            created = parse_time(entry.get("order_date"))
+            if created is None:
+                continue
+            dates.append(created)
+            kind = (_as_str(entry.get("order_type")) or "").upper()
+            number = _as_str(entry.get("order_number"))
+            if created < cutoff or kind not in _TOPUP_ORDER_TYPES or number is None:
+                continue
+            if self._claimed.get(number, reference) != reference:
+                continue  # another purchase of ours owns it
+            if any(_same_iccid(iccid, other) for other in _order_iccids(entry)):
+                candidates.append((created, entry))
+        return dates
