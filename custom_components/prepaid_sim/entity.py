@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import override
+from collections.abc import Mapping
+from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -24,6 +26,10 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     """An entity that shows one aspect of one line."""
 
     _attr_has_entity_name = True
+    # What the entity showed when a refresh last wrote it (see _handle_coordinator_update).
+    _shown: tuple[Any, ...] | None = None
+    # The line's settings and the subentry data they were read from.
+    _settings_read: tuple[Mapping[str, Any], LineSettings] | None = None
 
     def __init__(
         self,
@@ -55,10 +61,33 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
 
     @property
     def settings(self) -> LineSettings:
-        """Return the line's current settings."""
-        return LineSettings.from_data(
-            self.coordinator.config_entry.subentries[self.subentry_id].data
-        )
+        """Return the line's current settings (read again whenever the subentry changes)."""
+        data = self.coordinator.config_entry.subentries[self.subentry_id].data
+        # Home Assistant replaces a subentry's data on every update, never mutates it.
+        if (read := self._settings_read) is None or read[0] is not data:
+            read = self._settings_read = (data, LineSettings.from_data(data))
+        return read[1]
+
+    def _shows(self) -> tuple[Any, ...]:
+        """Return what the entity's state shows now: availability, state and attributes."""
+        if not self.available:
+            return (False,)
+        return (True, self.state, self.extra_state_attributes, self.capability_attributes)
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when the refresh changed what this entity shows.
+
+        Any change in an account's snapshot notifies every entity of every line; most show
+        the same as before (a usage reading moves two of a line's values). Writing those
+        anyway costs Home Assistant a state computation, a context and an event each.
+        """
+        shows = self._shows()
+        if shows == self._shown:
+            return
+        self._shown = shows
+        super()._handle_coordinator_update()
 
     @property
     @override

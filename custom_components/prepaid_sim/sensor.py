@@ -194,3 +194,15 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
         if self.entity_description.attrs_fn is None or (line := self.line) is None:
             return None
         return self.entity_description.attrs_fn(line, self.coordinator)
+
+    @override
+    def _shows(self) -> tuple[Any, ...]:
+        """Return the native value, unit and attributes: what the state is made from."""
+        if not self.available:
+            return (False,)
+        return (
+            True,
+            self.native_value,
+            self.native_unit_of_measurement,
+            self.extra_state_attributes,
+        )

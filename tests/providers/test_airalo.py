@@ -316,7 +316,7 @@ async def test_usage_reads_spread_over_refreshes(
 async def test_usage_rate_limited_by_the_provider(
     emulator: AiraloEmulator, clock: FakeClock
 ) -> None:
-    """A 429 on one ICCID holds that line only: cached if read before, else RateLimitedError."""
+    """A 429 on one ICCID holds that line only: cached if read before, else unreadable."""
     read_before = emulator.add_sim()
     other = emulator.add_sim()
     async with client(emulator, clock) as earlier_run:
@@ -324,12 +324,14 @@ async def test_usage_rate_limited_by_the_provider(
     clock.advance(timedelta(minutes=1))
     async with client(emulator, clock) as provider:
         # A new process does not know the line was read a minute ago: Airalo says 429.
-        with pytest.raises(RateLimitedError) as err:
-            await provider.async_fetch([read_before.iccid, other.iccid])
-        assert err.value.retry_after == 14 * 60
-        # The other line was read and kept; the held one is not asked again meanwhile.
-        with pytest.raises(RateLimitedError):
-            await provider.async_fetch([read_before.iccid, other.iccid])
+        # That line has no reading yet (unreadable, not missing); the other is read.
+        held = await provider.async_fetch([read_before.iccid, other.iccid])
+        assert set(held.lines) == {other.iccid}
+        assert held.unreadable_line_ids == {read_before.iccid}
+        assert not held.missing_line_ids
+        # The held one is not asked again meanwhile.
+        again = await provider.async_fetch([read_before.iccid, other.iccid])
+        assert again.unreadable_line_ids == {read_before.iccid}
         assert emulator.usage_calls(read_before.iccid) == 2
         assert emulator.usage_calls(other.iccid) == 1
         clock.advance(timedelta(minutes=14))

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from . import esimaccess, esimgo
+from . import airalo, esimaccess, esimgo, onence
 from .base import Provider
 from .demo import DEMO_PROVIDER_KEY, DemoProvider, get_demo_backend
 from .ratelimit import shared_rate_limiter
+from .shared import shared_object
 
 # The key under which an optional API base URL is stored with the credentials.
 BASE_URL_KEY = "base_url"
@@ -94,6 +95,46 @@ def _build_esimgo(
     )
 
 
+def _build_airalo(
+    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+) -> Provider:
+    """Build an Airalo Partner API client (production or sandbox by base URL)."""
+    base_url = base_url or airalo.DEFAULT_BASE_URL
+    limiter = shared_rate_limiter(
+        f"airalo {base_url}", airalo.REQUESTS_PER_SECOND, period=airalo.RATE_WINDOW_SECONDS
+    )
+    # Usage Airalo holds for 15 minutes per ICCID must survive a reload of the entry.
+    state = shared_object(f"airalo {base_url} {credentials['client_id']}", airalo.AccountState)
+    return airalo.AiraloProvider(
+        session,
+        credentials["client_id"],
+        credentials["client_secret"],
+        base_url=base_url,
+        rate_limiter=limiter,
+        account_state=state,
+    )
+
+
+def _build_onence(
+    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+) -> Provider:
+    """Build a 1NCE Management API client."""
+    base_url = base_url or onence.DEFAULT_BASE_URL
+    # 10 requests/s per customer on /sims: every client of the customer shares it.
+    limiter = shared_rate_limiter(
+        f"onence {base_url} {credentials['client_id']}",
+        onence.SIMS_REQUESTS_PER_SECOND,
+        period=onence.SIMS_WINDOW_SECONDS,
+    )
+    return onence.OnenceProvider(
+        session,
+        credentials["client_id"],
+        credentials["client_secret"],
+        base_url=base_url,
+        rate_limiter=limiter,
+    )
+
+
 PROVIDERS: dict[str, ProviderSpec] = {
     DEMO_PROVIDER_KEY: ProviderSpec(
         key=DEMO_PROVIDER_KEY,
@@ -121,5 +162,21 @@ PROVIDERS: dict[str, ProviderSpec] = {
         default_base_url=esimgo.DEFAULT_BASE_URL,
         update_interval=esimgo.UPDATE_INTERVAL,
         factory=_build_esimgo,
+    ),
+    "airalo": ProviderSpec(
+        key="airalo",
+        name="Airalo",
+        credential_fields=(CredentialField(key="client_id"), CredentialField(key="client_secret")),
+        default_base_url=airalo.DEFAULT_BASE_URL,
+        update_interval=airalo.UPDATE_INTERVAL,
+        factory=_build_airalo,
+    ),
+    "onence": ProviderSpec(
+        key="onence",
+        name="1NCE",
+        credential_fields=(CredentialField(key="client_id"), CredentialField(key="client_secret")),
+        default_base_url=onence.DEFAULT_BASE_URL,
+        update_interval=onence.UPDATE_INTERVAL,
+        factory=_build_onence,
     ),
 }

@@ -95,7 +95,7 @@ PROVIDER_USAGE_CACHE: Final = timedelta(minutes=20)
 REQUESTS_PER_SECOND: Final = 5
 # Our window is a little longer than a second so network jitter (a slow first connection
 # delaying an early request) can never put 6 of our requests into one of theirs.
-_RATE_WINDOW_SECONDS: Final = 1.1
+RATE_WINDOW_SECONDS: Final = 1.1
 # The token endpoint: 5/min (2024-12-16), 3/min later; keep to the lower one.
 TOKEN_REQUESTS_PER_MINUTE: Final = 3
 # The token says it lives a year, the docs say to treat it as valid for 24 h [R]: renew daily.
@@ -207,6 +207,22 @@ class _Reading:
 
     outcome: _Outcome
     line: Line | None = None
+
+
+class AccountState:
+    """What every client of one Airalo account shares.
+
+    A new client (after a reload) then neither re-reads usage Airalo still holds for 15
+    minutes nor bursts the token endpoint's limit.
+    """
+
+    def __init__(self) -> None:
+        """Start with no readings and a fresh token budget."""
+        self.usage: dict[str, _UsageState] = {}
+        self.token_limiter = RateLimiter(TOKEN_REQUESTS_PER_MINUTE, period=60.0)
+        self.token: str | None = None
+        self.token_renew_at = 0.0
+        self.token_lock = asyncio.Lock()
 
 
 @dataclass(slots=True)
@@ -540,6 +556,7 @@ class AiraloProvider(Provider):
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         rate_limiter: RateLimiter | None = None,
+        account_state: AccountState | None = None,
     ) -> None:
         """Talk to ``base_url`` (production, ``SANDBOX_BASE_URL`` or an emulator).
 
@@ -554,16 +571,14 @@ class AiraloProvider(Provider):
         # A separate connect timeout: only a failed connect proves nothing was sent.
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
         self._clock = clock
-        self._limiter = rate_limiter or RateLimiter(
-            REQUESTS_PER_SECOND, period=_RATE_WINDOW_SECONDS
-        )
-        self._token_limiter = RateLimiter(TOKEN_REQUESTS_PER_MINUTE, period=60.0)
-        self._token: str | None = None
-        self._token_renew_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._limiter = rate_limiter or RateLimiter(REQUESTS_PER_SECOND, period=RATE_WINDOW_SECONDS)
+        shared = account_state or AccountState()
+        self._token_limiter = shared.token_limiter
+        # The token is the account's, not this client's: shared with later clients.
+        self._shared = shared
         self._fetch_lock = asyncio.Lock()
         self._last_fetch: float | None = None
-        self._usage: dict[str, _UsageState] = {}
+        self._usage = shared.usage
         # From the last listing, so a refresh needs no extra request per line.
         self._names: dict[str, str] = {}
         self._plans: dict[str, str] = {}
@@ -618,23 +633,27 @@ class AiraloProvider(Provider):
 
     def _token_fresh(self) -> bool:
         """Return True when the cached token may still be used."""
-        return self._token is not None and self._clock() < self._token_renew_at
+        return self._shared.token is not None and self._clock() < self._shared.token_renew_at
 
     async def _access_token(self) -> str:
         """Return the cached token, fetching one (once, for all callers) when needed."""
-        if self._token is not None and self._token_fresh():
-            return self._token
-        async with self._token_lock:
-            if self._token is not None and self._token_fresh():
-                return self._token
+        if self._shared.token is not None and self._token_fresh():
+            return self._shared.token
+        async with self._shared.token_lock:
+            if self._shared.token is not None and self._token_fresh():
+                return self._shared.token
             return await self._fetch_token()
 
     async def _renew_token(self, refused: str) -> str:
         """Replace a token the API refused; callers refused the same token share one renewal."""
-        async with self._token_lock:
-            if self._token is not None and self._token != refused and self._token_fresh():
-                return self._token
-            self._token = None
+        async with self._shared.token_lock:
+            if (
+                self._shared.token is not None
+                and self._shared.token != refused
+                and self._token_fresh()
+            ):
+                return self._shared.token
+            self._shared.token = None
             return await self._fetch_token()
 
     async def _fetch_token(self) -> str:
@@ -668,8 +687,8 @@ class AiraloProvider(Provider):
             lifetime = min(float(expires_in), lifetime)
         # Renew a little early, but never so early that a short-lived token is useless.
         margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), lifetime * 0.1)
-        self._token = token
-        self._token_renew_at = self._clock() + lifetime - margin
+        self._shared.token = token
+        self._shared.token_renew_at = self._clock() + lifetime - margin
         return token
 
     async def _call(
@@ -843,8 +862,6 @@ class AiraloProvider(Provider):
             wait = _retry_after(reply.headers)
             hold = USAGE_READ_INTERVAL.total_seconds() if wait is None else wait
             state.hold_until = now + hold
-            if state.reading is None:
-                raise RateLimitedError(f"Airalo usage of {iccid} is rate limited", retry_after=hold)
             return
         state.read_at = now
         state.reading = self._reading(iccid, reply, state)
@@ -880,7 +897,7 @@ class AiraloProvider(Provider):
             now = self._clock()
             elapsed = None if self._last_fetch is None else now - self._last_fetch
             self._last_fetch = now
-            to_read, held_wait = self._plan_reads(wanted, now, elapsed)
+            to_read, _ = self._plan_reads(wanted, now, elapsed)
             results = await asyncio.gather(
                 self._wallet(),
                 *(self._read_usage(iccid) for iccid in to_read),
@@ -890,8 +907,6 @@ class AiraloProvider(Provider):
         if errors:
             # Readings that did arrive are kept; the next refresh will not re-read them.
             raise _pick_error(errors)
-        if held_wait is not None:
-            raise RateLimitedError("Airalo usage is rate limited", retry_after=held_wait)
         wallet = results[0]
         assert isinstance(wallet, Money)
         lines: dict[str, Line] = {}
@@ -899,9 +914,11 @@ class AiraloProvider(Provider):
         unreadable: set[str] = set()
         for iccid in wanted:
             reading = self._usage[iccid].reading
-            if reading is None or reading.outcome is _Outcome.MISSING:
+            if reading is not None and reading.outcome is _Outcome.MISSING:
                 missing.add(iccid)
-            elif reading.outcome is _Outcome.UNREADABLE or reading.line is None:
+            elif reading is None or reading.outcome is _Outcome.UNREADABLE or reading.line is None:
+                # No reading yet: Airalo still holds this ICCID's usage (read by an earlier
+                # run within 15 minutes); the line shows once it may be read again.
                 unreadable.add(iccid)
             else:
                 lines[iccid] = reading.line

@@ -90,7 +90,7 @@ SIMS_REQUESTS_PER_SECOND: Final = 10
 ORDERS_REQUESTS_PER_WINDOW: Final = 100
 ORDERS_WINDOW_SECONDS: Final = 300.0
 # Our window is a little longer than theirs so network jitter never puts 11 in one second.
-_SIMS_WINDOW_SECONDS: Final = 1.1
+SIMS_WINDOW_SECONDS: Final = 1.1
 DEFAULT_REQUEST_TIMEOUT: Final = 30.0
 # Tokens live 3600 s [R]; renew this long before the end.
 TOKEN_REFRESH_MARGIN: Final = timedelta(minutes=5)
@@ -454,7 +454,7 @@ class OnenceProvider(Provider):
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
         self._clock = clock
         self._sims_limiter = rate_limiter or RateLimiter(
-            SIMS_REQUESTS_PER_SECOND, period=_SIMS_WINDOW_SECONDS
+            SIMS_REQUESTS_PER_SECOND, period=SIMS_WINDOW_SECONDS
         )
         self._orders_limiter = RateLimiter(ORDERS_REQUESTS_PER_WINDOW, period=ORDERS_WINDOW_SECONDS)
         self._token: str | None = None

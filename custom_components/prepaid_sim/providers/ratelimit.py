@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
+
+from .shared import shared_object
 
 
 class RateLimiter:
@@ -41,18 +42,10 @@ class RateLimiter:
                 await asyncio.sleep(self._period - (now - self._starts[0]))
 
 
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RateLimiter]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def shared_rate_limiter(key: str, rate: float, *, period: float = 1.0) -> RateLimiter:
     """Return the one limiter for ``key`` (an account or a host) in this event loop.
 
     A provider's limit applies to the account or the IP, not to one client object: the
     config flow's client, a reloaded entry's client and the running one must share it.
     """
-    limiters = _shared.setdefault(asyncio.get_running_loop(), {})
-    if (limiter := limiters.get(key)) is None:
-        limiter = limiters[key] = RateLimiter(rate, period=period)
-    return limiter
+    return shared_object(f"limiter {key}", lambda: RateLimiter(rate, period=period))
