@@ -31,12 +31,12 @@ class HomeAssistantClient:
         self.token: str | None = None
 
     async def wait_until_up(self, timeout: float) -> None:
-        """Wait until the HTTP server answers the onboarding endpoint."""
+        """Wait until the HTTP server answers (onboarding open: 200; finished: 404)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 async with self.session.get(f"{self.base}/api/onboarding") as response:
-                    if response.status == 200:
+                    if response.status in (200, 404):
                         return
             except aiohttp.ClientError:
                 pass
@@ -61,10 +61,15 @@ class HomeAssistantClient:
         tokens = await self.request("POST", "/auth/token", data=data)
         self.token = tokens["access_token"]
 
+    async def onboarding_steps(self) -> list[dict[str, Any]]:
+        """Return the onboarding steps; none once onboarding is finished (404)."""
+        async with self.session.get(f"{self.base}/api/onboarding") as response:
+            return [] if response.status == 404 else list(await response.json())
+
     async def onboard_or_login(self, username: str, password: str) -> None:
         """Create the owner on first start; log in as the owner afterwards."""
-        steps = await self.request("GET", "/api/onboarding")
-        if not next(step["done"] for step in steps if step["step"] == "user"):
+        steps = await self.onboarding_steps()
+        if steps and not next(step["done"] for step in steps if step["step"] == "user"):
             answer = await self.request(
                 "POST",
                 "/api/onboarding/users",
@@ -79,9 +84,9 @@ class HomeAssistantClient:
             await self.exchange_code(answer["auth_code"])
         else:
             await self.login(username, password)
-        done = {
-            step["step"] for step in await self.request("GET", "/api/onboarding") if step["done"]
-        }
+        done = {step["step"] for step in await self.onboarding_steps() if step["done"]}
+        if not done:
+            return  # onboarding finished on an earlier run
         if "core_config" not in done:
             await self.request("POST", "/api/onboarding/core_config", json={})
         if "analytics" not in done:
@@ -152,13 +157,17 @@ class HomeAssistantClient:
             entries = await self.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
         entry_id = entries[0]["entry_id"]
         while True:
+            # Each added line reloads the account; the next line waits until it is back.
+            await self.wait_until_loaded(entry_id)
             flow = await self.request(
                 "POST",
                 "/api/config/config_entries/subentries/flow",
                 json={"handler": [entry_id, "line"]},
             )
+            if flow["type"] == "abort" and flow["reason"] == "all_lines_configured":
+                return
             if flow["type"] != "form":
-                return  # every line is tracked
+                continue  # the account was reloading; try again once it is loaded
             line_id = flow["data_schema"][0]["selector"]["select"]["options"][0]["value"]
             await self.request(
                 "POST",
@@ -166,8 +175,18 @@ class HomeAssistantClient:
                 json={"line_id": line_id},
             )
 
+    async def wait_until_loaded(self, entry_id: str, timeout: float = 60) -> None:
+        """Wait until the config entry is loaded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            entries = await self.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+            if any(e["entry_id"] == entry_id and e["state"] == "loaded" for e in entries):
+                return
+            await asyncio.sleep(0.5)
+        sys.exit("The demo account did not load; see Home Assistant's log")
+
     async def wait_for_sensors(self, timeout: float) -> int:
-        """Wait until the demo lines' sensors have values; return how many."""
+        """Wait until every tracked line's sensor has a value; return how many lines."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             states = await self.request("GET", "/api/states")
@@ -176,7 +195,9 @@ class HomeAssistantClient:
                 for s in states
                 if s["entity_id"].endswith("_data_remaining") and s["state"] != "unavailable"
             ]
-            if ready:
+            entries = await self.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+            tracked = sum(int(e.get("num_subentries", 0)) for e in entries)
+            if ready and len(ready) >= tracked:
                 return len(ready)
             await asyncio.sleep(1)
         sys.exit("The demo lines' sensors did not get values in time")

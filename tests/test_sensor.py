@@ -43,9 +43,11 @@ async def test_values_and_device(
     """Values are normalized and each line is one service device of its subentry."""
     remaining = hass.states.get("sensor.camera_iot_data_remaining")
     assert remaining is not None
-    # 1 GiB allowance with 930 MiB used: 94 MiB left, shown in GiB.
-    assert remaining.attributes["unit_of_measurement"] == "GiB"
-    assert float(remaining.state) == pytest.approx(94 / 1024, abs=0.001)
+    # 1 GiB allowance with 930 MiB used: 94 MiB left, a small plan shown in MiB.
+    assert remaining.attributes["unit_of_measurement"] == "MiB"
+    assert float(remaining.state) == pytest.approx(94)
+    travel = hass.states.get("sensor.us_travel_data_remaining")
+    assert travel.attributes["unit_of_measurement"] == "GiB"
     balance = hass.states.get("sensor.us_travel_balance")
     assert balance is not None
     assert (balance.state, balance.attributes["unit_of_measurement"]) == ("60.00", "USD")

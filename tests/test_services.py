@@ -69,7 +69,8 @@ async def test_renew_with_chosen_package(
     assert order["package"]["id"] == "iot-5gb-365d"
     assert demo_backend.ledger[0].package_id == "iot-5gb-365d"
     await hass.async_block_till_done()
-    assert float(hass.states.get("sensor.camera_iot_data_allowance").state) == pytest.approx(6)
+    # 1 GiB + 5 GiB, in the MiB the small plan was first shown in.
+    assert float(hass.states.get("sensor.camera_iot_data_allowance").state) == pytest.approx(6144)
 
 
 async def test_dry_run_charges_nothing(

@@ -35,7 +35,7 @@ def expires_within_warning(line: Line, settings: LineSettings, now: datetime) ->
 
 
 def days_left(line: Line, now: datetime) -> int | None:
-    """Return whole days until expiry (0 once expired), for messages."""
+    """Return days until expiry, rounded as the frontend does ("in 3 days"); 0 once expired."""
     if line.expires_at is None:
         return None
-    return max((line.expires_at - now).days, 0)
+    return max(round((line.expires_at - now).total_seconds() / 86400), 0)

@@ -179,6 +179,18 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
 
     @property
     @override
+    def suggested_unit_of_measurement(self) -> str | None:
+        """Show small allowances (under 2 GiB, typical of IoT plans) in MiB."""
+        if self.entity_description.device_class is SensorDeviceClass.DATA_SIZE and (
+            (line := self.line) is not None
+            and line.data_total_bytes is not None
+            and line.data_total_bytes < 2 * 1024**3
+        ):
+            return UnitOfInformation.MEBIBYTES
+        return super().suggested_unit_of_measurement
+
+    @property
+    @override
     def native_unit_of_measurement(self) -> str | None:
         """Return the unit; the balance takes the currency the provider reports."""
         if self.entity_description.unit_fn is None:
