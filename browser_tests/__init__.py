@@ -1,0 +1,1 @@
+"""Browser tests: the real Home Assistant of script/run, driven through its web page."""
