@@ -211,6 +211,7 @@ def test_services_match_schemas_translations_and_icons() -> None:
         services.SERVICE_RENEW: services.RENEW_SCHEMA,
         services.SERVICE_LIST_PACKAGES: services.LIST_PACKAGES_SCHEMA,
         services.SERVICE_GET_RENEWALS: services.GET_RENEWALS_SCHEMA,
+        services.SERVICE_CORRECT_LINE: services.CORRECT_LINE_SCHEMA,
     }
     icons = _json(INTEGRATION / "icons.json")["services"]
     assert set(described) == set(schemas) == set(EN["services"]) == set(icons)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -13,9 +15,15 @@ from homeassistant.helpers.typing import ConfigType
 
 from .autorenew import AutoRenewer
 from .const import CONF_PROVIDER, DOMAIN
-from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, PrepaidSimData
+from .coordinator import (
+    PrepaidSimConfigEntry,
+    PrepaidSimCoordinator,
+    PrepaidSimData,
+    tracked_line_ids,
+)
 from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher
 from .providers import PROVIDERS
+from .providers.base import Snapshot
 from .renewal import RenewalManager, journal_store
 from .repairs import async_update_issues
 from .services import async_setup_services
@@ -39,7 +47,12 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
     """Set up one account: its provider client, coordinator and renewal journal."""
     spec = PROVIDERS[entry.data[CONF_PROVIDER]]
-    provider = spec.create(async_get_clientsession(hass), entry.data)
+    lines = {
+        line_id: entry.subentries[subentry_id].data
+        for line_id, subentry_id in tracked_line_ids(entry).items()
+    }
+    provider = spec.create(async_get_clientsession(hass), entry.data, lines)
+    provider.line_saver = partial(_save_line, hass, entry)
     coordinator = PrepaidSimCoordinator(hass, entry, provider, spec)
     renewals = RenewalManager(hass, entry, provider, coordinator)
     entry.runtime_data = PrepaidSimData(
@@ -58,13 +71,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     auto_renewer = AutoRenewer(hass, entry)
 
     @callback
-    def _after_refresh() -> None:
-        """Raise or clear repair issues and run auto-renew from the latest data."""
-        async_update_issues(hass, entry)
-        auto_renewer.async_check()
+    def _check(snapshot: Snapshot) -> None:
+        """Raise or clear repair issues and run auto-renew."""
+        async_update_issues(hass, entry, snapshot)
+        auto_renewer.async_check(snapshot)
 
-    entry.async_on_unload(coordinator.async_add_listener(_after_refresh))
-    _after_refresh()
+    # After every fetch (expiry comes closer while the data stays the same) and after
+    # every change of settings or receipts.
+    entry.async_on_unload(coordinator.async_add_fetch_hook(_check))
+    entry.async_on_unload(coordinator.async_add_listener(lambda: _check(coordinator.data)))
+    _check(coordinator.data)
     entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
     # Package lists feed the selects and suggestions; read them without delaying setup.
     entry.async_create_background_task(hass, renewals.async_load_catalogues(), f"{DOMAIN} packages")
@@ -79,6 +95,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
         async_track_time_interval(hass, _async_check_new_lines, NEW_LINE_CHECK_INTERVAL)
     )
     return True
+
+
+@callback
+def _save_line(
+    hass: HomeAssistant, entry: PrepaidSimConfigEntry, line_id: str, changes: dict[str, Any]
+) -> None:
+    """Save a provider's changes to a line's stored definition (no reload follows)."""
+    if (subentry_id := tracked_line_ids(entry).get(line_id)) is not None:
+        subentry = entry.subentries[subentry_id]
+        hass.config_entries.async_update_subentry(
+            entry, subentry, data={**subentry.data, **changes}
+        )
 
 
 async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:

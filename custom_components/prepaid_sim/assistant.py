@@ -169,6 +169,9 @@ async def async_confirm(
     ):
         raise AssistantError("voice_nothing_to_confirm")
     del hass.data[_QUOTES][who]
+    if quote.line.entry.state is not ConfigEntryState.LOADED:
+        # Unloaded (or disabled) since the quote: it has no renewal manager to buy with.
+        raise AssistantError("voice_line_unavailable", line=quote.line.name)
     return await quote.line.entry.runtime_data.renewals.async_renew(
         quote.line.line_id, quote.package_id, caller=Caller.VOICE
     )

@@ -18,7 +18,7 @@ from .alerts import is_low_data
 from .const import DOMAIN, LOGGER
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .messages import async_message
-from .providers.base import Line
+from .providers.base import Line, Snapshot
 from .renewal import Caller, RenewalState
 from .settings import AutoRenewPolicy, LineSettings
 
@@ -48,10 +48,9 @@ class AutoRenewer:
         self._running: set[str] = set()
 
     @callback
-    def async_check(self) -> None:
+    def async_check(self, snapshot: Snapshot) -> None:
         """Start a renewal for every line that needs one (called after each refresh)."""
         data = self.entry.runtime_data
-        snapshot = data.coordinator.data
         for line_id in tracked_line_ids(self.entry):
             line = snapshot.lines.get(line_id) if snapshot else None
             if line is None or line_id in self._running:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import override
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
 from .alerts import expires_within_warning, is_low_data
@@ -28,6 +30,8 @@ class PrepaidSimBinarySensorEntityDescription(BinarySensorEntityDescription):
     """Describes a line binary sensor."""
 
     is_on_fn: Callable[[Line, LineSettings, RenewalManager], bool | None]
+    # When the state flips by the clock alone (no new data), if it does.
+    changes_at_fn: Callable[[Line, LineSettings], datetime | None] | None = None
 
 
 def _renewal_problem(line: Line, settings: LineSettings, renewals: RenewalManager) -> bool:
@@ -51,6 +55,11 @@ BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (
         key="expiring_soon",
         translation_key="expiring_soon",
         is_on_fn=lambda line, settings, _: expires_within_warning(line, settings, dt_util.utcnow()),
+        changes_at_fn=lambda line, settings: (
+            line.expires_at - timedelta(days=settings.expiry_warning_days)
+            if line.expires_at
+            else None
+        ),
     ),
     PrepaidSimBinarySensorEntityDescription(
         key="renewal_problem",
@@ -83,6 +92,45 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
     """An alert about one line."""
 
     entity_description: PrepaidSimBinarySensorEntityDescription
+    _cancel_timer: CALLBACK_TYPE | None = None
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Start watching the clock as well as the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._cancel_clock)
+        self._watch_clock()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the new state and move the clock watch to the new flip time."""
+        self._watch_clock()
+        super()._handle_coordinator_update()
+
+    @callback
+    def _watch_clock(self) -> None:
+        """Re-evaluate when the state flips by time alone (an expiry warning starts)."""
+        self._cancel_clock()
+        changes_at = self.entity_description.changes_at_fn
+        if changes_at is None or (line := self.line) is None:
+            return
+        when = changes_at(line, self.settings)
+        if when is not None and when > dt_util.utcnow():
+            self._cancel_timer = async_track_point_in_utc_time(self.hass, self._clock_reached, when)
+
+    @callback
+    def _clock_reached(self, _now: datetime) -> None:
+        """Write the state the clock changed."""
+        self._cancel_timer = None
+        self.async_write_ha_state()
+
+    @callback
+    def _cancel_clock(self) -> None:
+        """Stop the clock watch."""
+        if self._cancel_timer is not None:
+            self._cancel_timer()
+            self._cancel_timer = None
 
     @property
     @override

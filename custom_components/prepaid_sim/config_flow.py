@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import re
 from typing import Any, override
+import uuid
 
 import probatio
 
@@ -18,6 +20,7 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    DateTimeSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -29,10 +32,11 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
-from .providers import PROVIDERS, ProviderSpec
+from .providers import PROVIDERS, ProviderSpec, manual
 from .providers.base import Account, AuthenticationError, LineSummary, Package, ProviderError
 from .settings import (
     CONF_AUTO_RENEW,
@@ -71,6 +75,55 @@ def _line_schema(lines: list[LineSummary]) -> probatio.Schema:
             )
         }
     )
+
+
+def _manual_line_schema() -> probatio.Schema:
+    """Return the form that describes a line of a carrier without an API."""
+    text = TextSelector()
+    return probatio.Schema(
+        {
+            probatio.Required(manual.KEY_NAME): text,
+            probatio.Optional(manual.KEY_CARRIER): text,
+            probatio.Optional(manual.KEY_PLAN): text,
+            probatio.Required(manual.KEY_PRICE): NumberSelector(
+                NumberSelectorConfig(min=0, step=0.01, mode=NumberSelectorMode.BOX)
+            ),
+            probatio.Required(manual.KEY_CURRENCY, default="USD"): text,
+            probatio.Optional(manual.KEY_ALLOWANCE_GB): NumberSelector(
+                NumberSelectorConfig(
+                    min=0, step=0.1, mode=NumberSelectorMode.BOX, unit_of_measurement="GB"
+                )
+            ),
+            probatio.Required(manual.KEY_VALIDITY_DAYS, default=30): NumberSelector(
+                NumberSelectorConfig(
+                    min=1, max=3650, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="d"
+                )
+            ),
+            probatio.Required(manual.KEY_EXPIRES): DateTimeSelector(),
+            probatio.Optional(manual.KEY_RENEWAL_URL): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.URL)
+            ),
+        }
+    )
+
+
+def _manual_line_data(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check a hand-entered line; return its stored definition and any form errors."""
+    currency = str(user_input[manual.KEY_CURRENCY]).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        return {}, {manual.KEY_CURRENCY: "invalid_currency"}
+    # The date-time selector already refused anything that is not a date and time.
+    expires = dt_util.parse_datetime(str(user_input[manual.KEY_EXPIRES]), raise_on_error=True)
+    if expires.tzinfo is None:
+        # The form's time is the user's local time.
+        expires = expires.replace(tzinfo=dt_util.get_default_time_zone())
+    data = {
+        **user_input,
+        CONF_LINE_ID: uuid.uuid4().hex,
+        manual.KEY_CURRENCY: currency,
+        manual.KEY_EXPIRES: dt_util.as_utc(expires).isoformat(),
+    }
+    return data, {}
 
 
 def _credentials_schema(spec: ProviderSpec, defaults: Mapping[str, Any]) -> probatio.Schema:
@@ -163,6 +216,9 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
             if account is not None:
                 await self.async_set_unique_id(f"{spec.key}_{account.account_id}")
                 self._abort_if_unique_id_configured()
+                self._data, self._account = data, account
+                if spec.lines_by_hand:
+                    return await self.async_step_manual_line()
                 if not lines:
                     return self.async_abort(reason="no_lines")
                 self._data, self._account, self._lines = data, account, lines
@@ -196,6 +252,33 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
                 ],
             )
         return self.async_show_form(step_id="line", data_schema=_line_schema(self._lines))
+
+    async def async_step_manual_line(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Describe the first line of a carrier without an API; create the account."""
+        assert self._account is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = _manual_line_data(user_input)
+            if not errors:
+                return self.async_create_entry(
+                    title=self._account.name,
+                    data=self._data,
+                    subentries=[
+                        {
+                            "subentry_type": SUBENTRY_TYPE_LINE,
+                            "data": data,
+                            "title": data[manual.KEY_NAME],
+                            "unique_id": data[CONF_LINE_ID],
+                        }
+                    ],
+                )
+        return self.async_show_form(
+            step_id="manual_line",
+            data_schema=self.add_suggested_values_to_schema(_manual_line_schema(), user_input),
+            errors=errors,
+        )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Start over with the credentials when the provider refuses them."""
@@ -263,6 +346,8 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         entry: PrepaidSimConfigEntry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_not_loaded")
+        if PROVIDERS[entry.data[CONF_PROVIDER]].lines_by_hand:
+            return await self.async_step_manual()
         tracked = tracked_line_ids(entry)
         if user_input is not None:
             line_id = user_input[CONF_LINE_ID]
@@ -281,6 +366,23 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
             return self.async_abort(reason="all_lines_configured")
         return self.async_show_form(step_id="user", data_schema=_line_schema(self._lines))
 
+    async def async_step_manual(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Describe one more line of a carrier without an API."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = _manual_line_data(user_input)
+            if not errors:
+                return self.async_create_entry(
+                    title=data[manual.KEY_NAME], data=data, unique_id=data[CONF_LINE_ID]
+                )
+        return self.async_show_form(
+            step_id="manual",
+            data_schema=self.add_suggested_values_to_schema(_manual_line_schema(), user_input),
+            errors=errors,
+        )
+
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
@@ -289,9 +391,9 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         subentry = self._get_reconfigure_subentry()
         line_id = subentry.data[CONF_LINE_ID]
         if user_input is not None:
-            return self.async_update_and_abort(
-                entry, subentry, data={CONF_LINE_ID: line_id, **user_input}
-            )
+            # Settings replace the old ones; a hand-entered line keeps its definition.
+            kept = {k: v for k, v in subentry.data.items() if k not in _SETTING_KEYS}
+            return self.async_update_and_abort(entry, subentry, data={**kept, **user_input})
         packages = (
             entry.runtime_data.renewals.cached_packages(line_id)
             if entry.state is ConfigEntryState.LOADED
@@ -305,6 +407,19 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
             description_placeholders={"line": subentry.title},
         )
 
+
+_SETTING_KEYS = frozenset(
+    {
+        CONF_LOW_DATA_PERCENT,
+        CONF_LOW_DATA_MB,
+        CONF_EXPIRY_WARNING_DAYS,
+        CONF_PREFERRED_PACKAGE,
+        CONF_AUTO_RENEW,
+        CONF_AUTO_RENEW_HOURS,
+        CONF_AUTO_RENEW_MAX_PER_MONTH,
+        CONF_SPEND_CAP,
+    }
+)
 
 _SETTING_DEFAULTS: dict[str, Any] = {
     CONF_LOW_DATA_PERCENT: DEFAULT_LOW_DATA_PERCENT,

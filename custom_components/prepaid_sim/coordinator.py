@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, override
 import weakref
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
@@ -99,6 +99,9 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             always_update=False,
         )
         self.provider = provider
+        # Run after every successful fetch, changed or not: time-based checks (expiry
+        # warnings, auto-renew) must not wait for the data to change.
+        self._fetch_hooks: list[Callable[[Snapshot], None]] = []
         self.history = UsageHistory()
         self._history_store: Store[dict[str, Any]] = Store(
             hass, 1, f"{DOMAIN}.{entry.entry_id}.usage", private=True
@@ -135,7 +138,15 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             ) from err
         self._report_missing_lines(snapshot, line_ids)
         self._record_usage(snapshot, line_ids.keys())
+        for hook in list(self._fetch_hooks):
+            hook(snapshot)
         return snapshot
+
+    @callback
+    def async_add_fetch_hook(self, hook: Callable[[Snapshot], None]) -> CALLBACK_TYPE:
+        """Call ``hook`` with every fetched snapshot; return a remover."""
+        self._fetch_hooks.append(hook)
+        return lambda: self._fetch_hooks.remove(hook)
 
     def _record_usage(self, snapshot: Snapshot, tracked: Iterable[str]) -> None:
         """Add this snapshot's readings to the usage history and save it soon."""

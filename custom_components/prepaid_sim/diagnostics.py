@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -35,16 +36,21 @@ TO_REDACT = {
 }
 
 
+def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a dataclass's dict with money amounts as exact strings (JSON has no Decimal)."""
+    return {key: str(value) if isinstance(value, Decimal) else value for key, value in items}
+
+
 def _snapshot_dict(entry: PrepaidSimConfigEntry, line_id: str | None = None) -> dict[str, Any]:
     """Return the latest snapshot as plain data, optionally for one line."""
     snapshot = entry.runtime_data.coordinator.data
     lines = {
-        key: asdict(line)
+        key: asdict(line, dict_factory=_plain)
         for key, line in snapshot.lines.items()
         if line_id is None or key == line_id
     }
     return {
-        "wallet": asdict(snapshot.wallet) if snapshot.wallet else None,
+        "wallet": asdict(snapshot.wallet, dict_factory=_plain) if snapshot.wallet else None,
         "lines": lines,
         "missing_line_ids": sorted(snapshot.missing_line_ids),
         "unreadable_line_ids": sorted(snapshot.unreadable_line_ids),

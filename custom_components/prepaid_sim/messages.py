@@ -27,12 +27,9 @@ MIB = 1024**2
 async def async_message(hass: HomeAssistant, language: str, key: str, **values: str) -> str:
     """Return the sentence ``key`` in ``language`` (English if missing), filled in."""
     language = _SCRIPT_OF.get(language.casefold(), language)
+    # Home Assistant fills in English for keys (or whole languages) without a translation.
     strings = await async_get_translations(hass, language, "exceptions", {DOMAIN})
-    template = strings.get(f"component.{DOMAIN}.exceptions.{key}.message")
-    if template is None:
-        english = await async_get_translations(hass, "en", "exceptions", {DOMAIN})
-        template = english[f"component.{DOMAIN}.exceptions.{key}.message"]
-    return template.format(**values)
+    return strings[f"component.{DOMAIN}.exceptions.{key}.message"].format(**values)
 
 
 def format_data(size: int) -> str:

@@ -24,6 +24,7 @@ from .alerts import days_left, expires_within_warning
 from .const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .new_lines import FIX_ADD_LINES
+from .providers.base import Snapshot
 from .renewal import Caller
 
 FIX_RENEW = "renew"
@@ -36,10 +37,11 @@ def expiring_issue_id(entry_id: str, line_id: str) -> str:
 
 
 @callback
-def async_update_issues(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
-    """Raise or clear the account's issues from its latest snapshot."""
+def async_update_issues(
+    hass: HomeAssistant, entry: PrepaidSimConfigEntry, snapshot: Snapshot
+) -> None:
+    """Raise or clear the account's issues from a snapshot."""
     data = entry.runtime_data
-    snapshot = data.coordinator.data
     now = dt_util.utcnow()
     wallet_short: list[str] = []
     for line_id, subentry_id in tracked_line_ids(entry).items():

@@ -20,6 +20,7 @@ from homeassistant.helpers.service import (
     async_get_device_and_config_entry,
     async_register_admin_service,
 )
+from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
 from .const import (
@@ -30,14 +31,18 @@ from .const import (
     CONF_LINE_ID,
     DOMAIN,
 )
-from .coordinator import PrepaidSimConfigEntry
+from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
+from .providers.manual import ManualProvider
 from .renewal import Caller
 
 SERVICE_RENEW = "renew"
 SERVICE_LIST_PACKAGES = "list_packages"
 SERVICE_GET_RENEWALS = "get_renewals"
+SERVICE_CORRECT_LINE = "correct_line"
 
 ATTR_SINCE = "since"
+ATTR_EXPIRES_AT = "expires_at"
+ATTR_DATA_REMAINING = "data_remaining_gb"
 
 RENEW_SCHEMA = probatio.Schema(
     {
@@ -49,6 +54,15 @@ RENEW_SCHEMA = probatio.Schema(
     }
 )
 LIST_PACKAGES_SCHEMA = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
+CORRECT_LINE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(ATTR_EXPIRES_AT): cv.datetime,
+        probatio.Optional(ATTR_DATA_REMAINING): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0)
+        ),
+    }
+)
 GET_RENEWALS_SCHEMA = probatio.Schema(
     {
         probatio.Optional(ATTR_DEVICE_ID): cv.string,
@@ -127,6 +141,28 @@ async def _async_get_renewals(call: ServiceCall) -> ServiceResponse:
     return {"renewals": cast("list[JsonValueType]", receipts)}
 
 
+async def _async_correct_line(call: ServiceCall) -> None:
+    """Set the expiry or the data left of a hand-entered line, as the carrier shows them."""
+    entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
+    provider = entry.runtime_data.provider
+    if not isinstance(provider, ManualProvider):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_manual_line",
+            translation_placeholders={
+                "line": entry.subentries[tracked_line_ids(entry)[line_id]].title
+            },
+        )
+    expires = call.data.get(ATTR_EXPIRES_AT)
+    remaining = call.data.get(ATTR_DATA_REMAINING)
+    provider.book.correct(
+        line_id,
+        expires_at=dt_util.as_utc(expires) if expires is not None else None,
+        remaining_bytes=None if remaining is None else int(remaining * 1024**3),
+    )
+    await entry.runtime_data.coordinator.async_refresh()
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
@@ -145,6 +181,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_list_packages,
         schema=LIST_PACKAGES_SCHEMA,
         supports_response=SupportsResponse.ONLY,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_CORRECT_LINE,
+        _async_correct_line,
+        schema=CORRECT_LINE_SCHEMA,
     )
     hass.services.async_register(
         DOMAIN,

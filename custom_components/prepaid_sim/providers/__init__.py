@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from . import airalo, esimaccess, esimgo, onence
+from . import airalo, esimaccess, esimgo, manual, onence
 from .base import Provider
 from .demo import DEMO_PROVIDER_KEY, DemoProvider, get_demo_backend
 from .ratelimit import shared_rate_limiter
@@ -43,25 +43,44 @@ class ProviderSpec:
     default_base_url: str | None
     # How often its data is worth reading again.
     update_interval: timedelta
-    factory: Callable[[ClientSession, Mapping[str, str], str | None], Provider]
+    factory: Callable[
+        [ClientSession, Mapping[str, str], str | None, Mapping[str, Mapping[str, Any]]], Provider
+    ]
+    # Lines are described by hand (no API lists them): the flow asks for their details.
+    lines_by_hand: bool = False
 
-    def create(self, session: ClientSession, data: Mapping[str, Any]) -> Provider:
-        """Build a client from stored settings: the credential fields and the base URL."""
+    def create(
+        self,
+        session: ClientSession,
+        data: Mapping[str, Any],
+        lines: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Provider:
+        """Build a client from stored settings.
+
+        ``data`` holds the credentials and base URL; ``lines`` the tracked lines' stored
+        definitions, which only providers whose lines are described by hand read.
+        """
         credentials = {
             field.key: data[field.key] for field in self.credential_fields if field.key in data
         }
-        return self.factory(session, credentials, data.get(BASE_URL_KEY))
+        return self.factory(session, credentials, data.get(BASE_URL_KEY), lines or {})
 
 
 def _build_demo(
-    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+    session: ClientSession,
+    credentials: Mapping[str, str],
+    base_url: str | None,
+    lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build the demo provider; it needs neither a session nor credentials."""
     return DemoProvider(get_demo_backend())
 
 
 def _build_esimaccess(
-    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+    session: ClientSession,
+    credentials: Mapping[str, str],
+    base_url: str | None,
+    lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build an eSIM Access client; the secret key (HMAC signing) is optional."""
     base_url = base_url or esimaccess.DEFAULT_BASE_URL
@@ -82,7 +101,10 @@ def _build_esimaccess(
 
 
 def _build_esimgo(
-    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+    session: ClientSession,
+    credentials: Mapping[str, str],
+    base_url: str | None,
+    lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build an eSIM Go client."""
     base_url = base_url or esimgo.DEFAULT_BASE_URL
@@ -96,7 +118,10 @@ def _build_esimgo(
 
 
 def _build_airalo(
-    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+    session: ClientSession,
+    credentials: Mapping[str, str],
+    base_url: str | None,
+    lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build an Airalo Partner API client (production or sandbox by base URL)."""
     base_url = base_url or airalo.DEFAULT_BASE_URL
@@ -116,7 +141,10 @@ def _build_airalo(
 
 
 def _build_onence(
-    session: ClientSession, credentials: Mapping[str, str], base_url: str | None
+    session: ClientSession,
+    credentials: Mapping[str, str],
+    base_url: str | None,
+    lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build a 1NCE Management API client."""
     base_url = base_url or onence.DEFAULT_BASE_URL
@@ -132,6 +160,20 @@ def _build_onence(
         credentials["client_secret"],
         base_url=base_url,
         rate_limiter=limiter,
+    )
+
+
+def _build_manual(
+    session: ClientSession,
+    credentials: Mapping[str, str],
+    base_url: str | None,
+    lines: Mapping[str, Mapping[str, Any]],
+) -> Provider:
+    """Build the manual tracker from the lines' stored definitions."""
+    return manual.ManualProvider(
+        manual.ManualBook(
+            [manual.ManualLine.from_data(line_id, data) for line_id, data in lines.items()]
+        )
     )
 
 
@@ -170,6 +212,16 @@ PROVIDERS: dict[str, ProviderSpec] = {
         default_base_url=airalo.DEFAULT_BASE_URL,
         update_interval=airalo.UPDATE_INTERVAL,
         factory=_build_airalo,
+    ),
+    manual.MANUAL_PROVIDER_KEY: ProviderSpec(
+        key=manual.MANUAL_PROVIDER_KEY,
+        name="Manual tracker",
+        credential_fields=(),
+        default_base_url=None,
+        # Nothing changes by itself but the countdown; a refresh costs no request.
+        update_interval=timedelta(minutes=10),
+        factory=_build_manual,
+        lines_by_hand=True,
     ),
     "onence": ProviderSpec(
         key="onence",

@@ -8,11 +8,12 @@ inside its own module. Nothing below ``providers/`` imports Home Assistant.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class LineStatus(StrEnum):
@@ -198,6 +199,18 @@ class Provider(ABC):
     renewal_visible_within: timedelta = timedelta(minutes=15)
     # Whether ``async_validate_purchase`` asks the provider (a free dry run) or only checks locally.
     validates_with_provider: bool = False
+
+    # Set by the integration: saves changed fields of a line's stored definition.
+    line_saver: Callable[[str, dict[str, Any]], None] | None = None
+
+    def save_line(self, line_id: str, changes: dict[str, Any]) -> None:
+        """Have the integration save changed fields of a line's stored definition.
+
+        Only providers that keep a line's state with the integration (the manual tracker)
+        call it.
+        """
+        if self.line_saver is not None:
+            self.line_saver(line_id, changes)
 
     @abstractmethod
     async def async_get_account(self) -> Account:

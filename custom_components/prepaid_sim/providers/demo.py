@@ -59,6 +59,10 @@ class PurchaseFault(StrEnum):
     LOSE_RESPONSE_AFTER_COMMIT = "lose_response_after_commit"
     # The request times out before the carrier processed it: nothing charged.
     TIMEOUT_BEFORE_COMMIT = "timeout_before_commit"
+    # The request cannot reach the carrier at all (connection refused): nothing charged.
+    UNREACHABLE = "unreachable"
+    # The carrier takes the order, then reports it failed: nothing charged.
+    ORDER_FAILS = "order_fails"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -280,8 +284,8 @@ class DemoBackend:
         if self.garbled:
             raise ValueError("demo answer switched to garbled")
 
-    def commit_order(self, line_id: str, package: Package, reference: str) -> Order:
-        """Charge the wallet and apply the package to the line."""
+    def check_order(self, line_id: str, package: Package) -> DemoLine:
+        """Return the line an order is for, or raise why the carrier refuses it."""
         line = self._line(line_id)
         if package not in self.packages_for(line_id):
             raise OrderRejectedError("package_not_offered", f"{package.package_id} not offered")
@@ -291,6 +295,11 @@ class DemoBackend:
             raise OrderRejectedError(
                 "insufficient_funds", "wallet balance too low", insufficient_funds=True
             )
+        return line
+
+    def commit_order(self, line_id: str, package: Package, reference: str) -> Order:
+        """Charge the wallet and apply the package to the line."""
+        line = self.check_order(line_id, package)
         now = self.clock()
         self.wallet -= package.price.amount
         new_expiry = max(line.expires_at, now) + package.validity
@@ -319,6 +328,22 @@ class DemoBackend:
                 at=now,
             )
         )
+        return order
+
+    def fail_order(self, line_id: str, package: Package, reference: str) -> Order:
+        """Record an order the carrier took but could not fulfil; nothing is charged."""
+        self.check_order(line_id, package)
+        self._order_seq += 1
+        order = Order(
+            order_id=f"DEMO-{self._order_seq:05d}",
+            line_id=line_id,
+            package_id=package.package_id,
+            reference=reference,
+            status=OrderStatus.FAILED,
+            price=package.price,
+            created_at=self.clock(),
+        )
+        self.orders[reference] = order
         return order
 
     @staticmethod
@@ -428,8 +453,12 @@ class DemoProvider(Provider):
         """Buy a package, failing as the switches say."""
         self.backend.check_reachable()
         fault, self.backend.next_purchase_fault = self.backend.next_purchase_fault, None
+        if fault is PurchaseFault.UNREACHABLE:
+            raise ProviderUnavailableError("demo purchase could not reach the carrier")
         for _ in range(self.backend.purchase_turns):
             await asyncio.sleep(0)
+        if fault is PurchaseFault.ORDER_FAILS:
+            return self.backend.fail_order(line_id, package, reference)
         if fault is PurchaseFault.TIMEOUT_BEFORE_COMMIT:
             raise OrderOutcomeUnknownError(reference, "timed out before the carrier answered")
         order = self.backend.commit_order(line_id, package, reference)
@@ -438,6 +467,14 @@ class DemoProvider(Provider):
         if self.backend.orders_processing:
             return replace(order, status=OrderStatus.PROCESSING)
         return order
+
+    async def async_validate_purchase(self, line_id: str, package: Package) -> None:
+        """Check an order as a carrier's free dry run does, charging nothing.
+
+        Only asked when ``validates_with_provider`` is turned on (as for eSIM Access).
+        """
+        self.backend.check_reachable()
+        self.backend.check_order(line_id, package)
 
     async def async_find_order(
         self, line_id: str, reference: str, sent_at: datetime
