@@ -153,3 +153,22 @@ async def test_forecast_sensors_in_home_assistant(
     await hass.async_block_till_done()
     rate = init_integration.runtime_data.coordinator.history.rate("camera-iot")
     assert rate == pytest.approx(4 * MIB / 3600, rel=0.05)
+
+
+@pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+async def test_history_is_written_while_polling_and_removed_with_the_account(
+    hass: HomeAssistant,
+    hass_storage: dict,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Readings reach the disk every few minutes despite 1-minute polls; removal deletes them."""
+    key = f"prepaid_sim.{init_integration.entry_id}.usage"
+    for _ in range(6):
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert len(hass_storage[key]["data"]["camera-iot"]) >= 2
+    assert await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

@@ -8,7 +8,7 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
@@ -20,6 +20,7 @@ from .coordinator import (
     PrepaidSimCoordinator,
     PrepaidSimData,
     tracked_line_ids,
+    usage_store,
 )
 from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher
 from .providers import PROVIDERS
@@ -118,11 +119,21 @@ async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
-    """Unload an account."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload an account, and drop its issues: a removed line or account leaves none behind.
+
+    The issues named after the account (expiring, missing and new lines, a low wallet) are
+    raised again by the next load while they still hold.
+    """
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        for domain, issue_id in list(ir.async_get(hass).issues):
+            if domain == DOMAIN and entry.entry_id in issue_id:
+                ir.async_delete_issue(hass, DOMAIN, issue_id)
+    return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
-    """Delete the account's renewal journal with the account."""
+    """Delete the account's renewal journal, usage history and known lines with it."""
     await journal_store(hass, entry.entry_id).async_remove()
+    await usage_store(hass, entry.entry_id).async_remove()
     await NewLineWatcher(hass, entry).async_remove()

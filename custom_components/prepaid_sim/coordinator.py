@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, override
 import weakref
@@ -21,6 +21,9 @@ from .const import CONF_LINE_ID, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
 from .forecast import UsageHistory
 from .providers import ProviderSpec
 from .providers.base import AuthenticationError, Provider, ProviderError, RateLimitedError, Snapshot
+
+# How often the usage history is written.
+HISTORY_SAVE_DELAY = timedelta(minutes=5)
 
 if TYPE_CHECKING:
     from .new_lines import NewLineWatcher
@@ -71,6 +74,11 @@ def tracked_line_ids(entry: ConfigEntry) -> Mapping[str, str]:
     return line_ids
 
 
+def usage_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the store that keeps an account's usage history."""
+    return Store(hass, 1, f"{DOMAIN}.{entry_id}.usage", private=True)
+
+
 def missing_line_issue_id(entry_id: str, line_id: str) -> str:
     """Return the repair issue id for a tracked line the provider stopped returning."""
     return f"line_missing_{entry_id}_{line_id}"
@@ -103,9 +111,8 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         # warnings, auto-renew) must not wait for the data to change.
         self._fetch_hooks: list[Callable[[Snapshot], None]] = []
         self.history = UsageHistory()
-        self._history_store: Store[dict[str, Any]] = Store(
-            hass, 1, f"{DOMAIN}.{entry.entry_id}.usage", private=True
-        )
+        self._history_store = usage_store(hass, entry.entry_id)
+        self._history_save_due: datetime | None = None
 
     @override
     async def _async_setup(self) -> None:
@@ -153,9 +160,14 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         now = dt_util.utcnow()
         changed = [self.history.add(line, now) for line in snapshot.lines.values()]
         self.history.forget(tracked)
-        if any(changed):
-            # Readings are cheap to lose; write at most once a minute.
-            self._history_store.async_delay_save(self.history.as_dict, 60)
+        if any(changed) and (self._history_save_due is None or now >= self._history_save_due):
+            # Readings are cheap to lose: one write every few minutes, of whatever the
+            # history holds then (a delayed save is postponed by every new request, so
+            # only one is asked for per period).
+            self._history_store.async_delay_save(
+                self.history.as_dict, HISTORY_SAVE_DELAY.total_seconds()
+            )
+            self._history_save_due = now + HISTORY_SAVE_DELAY
 
     def _report_missing_lines(self, snapshot: Snapshot, line_ids: Mapping[str, str]) -> None:
         """Raise a repair issue for each tracked line the provider no longer returns."""
