@@ -33,13 +33,13 @@ import itertools
 import math
 import random
 import time
-from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal
 
 from aiohttp import web
 
+from .server import HOST, EmulatorServer, over_limit
+
 API_PREFIX: Final = "/v2"
-HOST: Final = "127.0.0.1"
 DEFAULT_CLIENT_ID: Final = "airalo-test-client"
 DEFAULT_CLIENT_SECRET: Final = "airalo-test-secret"  # noqa: S105 - a test credential
 # What Airalo answers for ``expires_in``: 366 days.
@@ -327,8 +327,10 @@ def _not_found() -> web.Response:
 type _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class AiraloEmulator:
+class AiraloEmulator(EmulatorServer):
     """The Airalo Partner API on loopback, with a wallet, a ledger and fault switches."""
+
+    api_prefix = API_PREFIX
 
     def __init__(
         self,
@@ -351,6 +353,7 @@ class AiraloEmulator:
         ``token_rate_limit`` is per minute, ``rate_limit`` per second (None: off);
         ``usage_interval`` is the per-ICCID usage limit (None: off).
         """
+        super().__init__(port=port, host=HOST)
         self.client_id = client_id
         self.client_secret = client_secret
         self.balance = Decimal(balance)
@@ -379,8 +382,6 @@ class AiraloEmulator:
         self.ip_blocked = False
         # How many requests were answered 429 by a limit (not by the fault switch).
         self.throttled = 0
-        self.port = port
-        self.base_url = ""
         self._tokens: dict[str, datetime] = {}
         self._token_arrivals: deque[float] = deque()
         self._arrivals: deque[float] = deque()
@@ -388,13 +389,11 @@ class AiraloEmulator:
         self._sim_ids = itertools.count(1)
         self._order_ids = itertools.count(111)
         self._token_ids = itertools.count(1)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 and return the base URL (``http://127.0.0.1:PORT/v2``)."""
+    def build_app(self) -> web.Application:
+        """Route the documented endpoints through the log, limits, faults and auth."""
         app = web.Application()
         routes: list[tuple[str, str, str, _Handler]] = [
             ("POST", "/token", "token", self._token),
@@ -408,34 +407,7 @@ class AiraloEmulator:
         ]
         for method, path, route, handler in routes:
             app.router.add_route(method, API_PREFIX + path, self._guard(route, handler))
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self.base_url = f"http://{HOST}:{self.port}{API_PREFIX}"
-        return self.base_url
-
-    async def close(self) -> None:
-        """Stop serving; wakes any request parked by the ``timeout`` fault."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        """Start serving."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop serving."""
-        await self.close()
+        return app
 
     # --- account set-up ------------------------------------------------------------------
 
@@ -566,8 +538,7 @@ class AiraloEmulator:
         if fault == "rate_limit":
             return self._too_many()
         if fault == "timeout":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.timeout_delay)
+            await self.park(self.timeout_delay)
             return web.Response(status=504, text="Gateway Timeout")
         if fault in {"http_500", "http_503"}:
             return web.Response(status=500 if fault == "http_500" else 503, text="Server Error")
@@ -582,14 +553,7 @@ class AiraloEmulator:
         """Record an arrival; tell whether it is over ``limit`` per ``period`` seconds."""
         if limit is None:
             return False
-        now = time.monotonic()
-        window = period - _RATE_WINDOW_SLACK
-        while arrivals and now - arrivals[0] >= window:
-            arrivals.popleft()
-        if len(arrivals) >= limit:
-            return True
-        arrivals.append(now)
-        return False
+        return over_limit(arrivals, limit, period - _RATE_WINDOW_SLACK, time.monotonic())
 
     def _too_many(self, retry_after: int | None = None) -> web.Response:
         """Answer HTTP 429 the documented way."""

@@ -30,14 +30,14 @@ import hmac
 import json
 import random
 import time
-from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal
 
 from aiohttp import web
 
+from .server import HOST, EmulatorServer, over_limit
+
 API_PREFIX: Final = "/api/v1/open/"
 DEFAULT_ACCESS_CODE: Final = "test-access-code"
-HOST: Final = "127.0.0.1"
 MIB: Final = 1024**2
 GIB: Final = 1024**3
 
@@ -313,8 +313,10 @@ def _text(body: Mapping[str, object], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class EsimAccessEmulator:
+class EsimAccessEmulator(EmulatorServer):
     """The eSIM Access API on loopback, with a wallet, a ledger and fault switches."""
+
+    shutdown_timeout = 1.0
 
     def __init__(
         self,
@@ -330,6 +332,7 @@ class EsimAccessEmulator:
         port: int = 0,
     ) -> None:
         """Set the account up; ``balance`` is times 10,000; ``port`` 0 picks a free one."""
+        super().__init__(port=port, host=HOST)
         self.valid_access_codes: set[str] = set(access_codes)
         # When set, every request must carry a valid HMAC signature.
         self.secret_key = secret_key
@@ -360,48 +363,17 @@ class EsimAccessEmulator:
         # Called with (endpoint, request body) after each answered call, to change the
         # account between two requests (e.g. remove an eSIM while a client is paging).
         self.on_answer: Callable[[str, dict[str, object]], None] | None = None
-        self._port = port
         self._topups: dict[str, dict[str, object]] = {}
         self._arrivals: deque[float] = deque()
         self._seq = 0
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 and return the base URL (``http://127.0.0.1:PORT``)."""
+    def build_app(self) -> web.Application:
+        """Route every ``POST /api/v1/open/...`` to the endpoint dispatcher."""
         app = web.Application()
         app.router.add_post(API_PREFIX + "{endpoint:.+}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, self._port)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://{HOST}:{port}"
-        return self.base_url
-
-    async def close(self) -> None:
-        """Stop serving; wakes any request parked by the ``timeout`` fault."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        """Start serving."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop serving."""
-        await self.close()
+        return app
 
     # --- account set-up -----------------------------------------------------------------
 
@@ -507,14 +479,8 @@ class EsimAccessEmulator:
         """Record an arrival; tell whether it exceeds ``rate_limit`` in the last second."""
         if self.rate_limit is None:
             return False
-        now = time.monotonic()
         window = 1.0 - _RATE_WINDOW_SLACK
-        while self._arrivals and now - self._arrivals[0] >= window:
-            self._arrivals.popleft()
-        if len(self._arrivals) >= self.rate_limit:
-            return True
-        self._arrivals.append(now)
-        return False
+        return over_limit(self._arrivals, self.rate_limit, window, time.monotonic())
 
     def _too_many(self) -> web.Response:
         """Answer HTTP 429 with Retry-After."""
@@ -548,17 +514,12 @@ class EsimAccessEmulator:
         if not hmac.compare_digest(expected.hexdigest(), signature.lower()):
             raise _ApiError(SIGNATURE_MISMATCH, "signature mismatch")
 
-    async def _park(self) -> None:
-        """Hold a request for ``timeout_delay`` seconds, or until the emulator closes."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), self.timeout_delay)
-
     async def _fault_before_commit(self, fault: FaultMode | None) -> web.Response | None:
         """Answer for the faults that strike before anything is applied, else None."""
         if fault == "rate_limit":
             return self._too_many()
         if fault == "timeout":
-            await self._park()
+            await self.park(self.timeout_delay)
             return _error(SERVER_ERROR, "request timed out")
         if fault == "http_500":
             return web.Response(status=500, text="Internal Server Error")

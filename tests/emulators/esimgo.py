@@ -27,11 +27,11 @@ from enum import Enum, auto
 import itertools
 import math
 import time
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from .server import EmulatorServer
 
 API_PREFIX = "/v2.4"
 MB = 1_000_000
@@ -296,8 +296,10 @@ def default_catalogue() -> list[CatalogueBundle]:
     ]
 
 
-class EsimGoEmulator:
+class EsimGoEmulator(EmulatorServer):
     """The emulated eSIM Go organisation and its HTTP server on 127.0.0.1."""
+
+    api_prefix = API_PREFIX
 
     def __init__(
         self,
@@ -316,6 +318,7 @@ class EsimGoEmulator:
         ``organisation_shape`` is "list" (``{"organisations": [...]}``) or "flat".
         ``rate_limit`` None turns the fixed window off.
         """
+        super().__init__(port=port, host=host)
         self.api_key = api_key
         self.balance = Decimal(balance)
         self.currency = currency
@@ -324,8 +327,6 @@ class EsimGoEmulator:
         self.organisation_id: str | None = "org-5f2c"
         self.organisation_name: str | None = "Emulated Org"
         self.timeout_seconds = timeout_seconds
-        self.host = host
-        self.port = port
         self.esims: dict[str, EmulatedEsim] = {}
         self.foreign_iccids: set[str] = set()
         self.catalogue: dict[str, CatalogueBundle] = {b.name: b for b in default_catalogue()}
@@ -340,21 +341,18 @@ class EsimGoEmulator:
         self.listing_page_count = "number"
         self.rate_limited_count = 0
         self.max_requests_per_window = 0
-        self.base_url = ""
         self._faults: list[Fault] = []
         self._window = 0
         self._window_count = 0
         self._iccids = itertools.count(1)
         self._ids = itertools.count(215009266)
         self._refs = itertools.count(1)
-        self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
-        self._closing = asyncio.Event()
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on ``host`` (a random port unless given); return the base URL."""
+    def build_app(self) -> web.Application:
+        """Route the documented endpoints through the window/fault/auth middleware."""
         app = web.Application(middlewares=[self._middleware])
         routes = [
             web.get(f"{API_PREFIX}/organisation", self._organisation),
@@ -368,37 +366,16 @@ class EsimGoEmulator:
             web.get(f"{API_PREFIX}/orders/{{reference}}", self._get_order),
         ]
         app.add_routes(routes)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server  # the only way to learn the random port
+        return app
+
+    async def start(self) -> str:
+        """Serve on ``host`` (a random port unless given); return the base URL."""
+        base_url = await super().start()
+        server = self._site._server if self._site is not None else None
+        # The listening server, so that the ``outage_after`` fault can stop accepting.
         assert isinstance(server, asyncio.Server)
         self._server = server
-        self.port = server.sockets[0].getsockname()[1]
-        self.base_url = f"http://{self.host}:{self.port}{API_PREFIX}"
-        return self.base_url
-
-    async def close(self) -> None:
-        """Release sleeping handlers and stop serving."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        """Start serving."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop serving."""
-        await self.close()
+        return base_url
 
     # --- set-up helpers ------------------------------------------------------------------
 
@@ -653,8 +630,7 @@ class EsimGoEmulator:
         if fault is not None and mode == "timeout":
             delay = fault.delay if fault.delay is not None else self.timeout_seconds
             # Sits on the request without committing; ``close`` releases it early.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+            await self.park(delay)
             return _error(504, "Gateway timeout", headers)
         return None
 

@@ -36,13 +36,13 @@ import json
 import math
 import random
 import time
-from types import TracebackType
-from typing import Final, Literal, Self
+from typing import Final, Literal
 
 from aiohttp import web
 
+from .server import HOST, EmulatorServer, over_limit
+
 API_PREFIX: Final = "/management-api"
-HOST: Final = "127.0.0.1"
 DEFAULT_CLIENT_ID: Final = "1nce-api-user"
 DEFAULT_CLIENT_SECRET: Final = "1nce-api-password"  # noqa: S105 - a test credential
 DEFAULT_TOKEN_LIFETIME: Final = 3600
@@ -254,8 +254,10 @@ def _message(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
 
 
-class OnenceEmulator:
+class OnenceEmulator(EmulatorServer):
     """The 1NCE Management API on loopback, with an invoice ledger and fault switches."""
+
+    api_prefix = API_PREFIX
 
     def __init__(
         self,
@@ -277,6 +279,7 @@ class OnenceEmulator:
 
         ``sims_rate_limit`` is per second, ``orders_rate_limit`` per 5 minutes (None: off).
         """
+        super().__init__(port=port, host=HOST)
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
@@ -307,20 +310,16 @@ class OnenceEmulator:
         self.foreign_sim_status = 403
         # How many requests were answered 429 by a limit (not by the fault switch).
         self.throttled = 0
-        self.port = port
-        self.base_url = ""
         self._tokens: dict[str, datetime] = {}
         self._sims_arrivals: deque[float] = deque()
         self._orders_arrivals: deque[float] = deque()
         self._serial = itertools.count(1)
         self._order_numbers = itertools.count(1001)
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1; return the base URL (``http://127.0.0.1:PORT/management-api``)."""
+    def build_app(self) -> web.Application:
+        """Route the documented endpoints through the log, limits, faults and auth."""
         app = web.Application()
         routes: list[tuple[str, str, str, _Handler]] = [
             ("POST", "/oauth/token", "token", self._token),
@@ -333,34 +332,7 @@ class OnenceEmulator:
         ]
         for method, path, route, handler in routes:
             app.router.add_route(method, API_PREFIX + path, self._guard(route, handler))
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self.base_url = f"http://{HOST}:{self.port}{API_PREFIX}"
-        return self.base_url
-
-    async def close(self) -> None:
-        """Stop serving; wakes any request parked by the ``timeout`` fault."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        """Start serving."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop serving."""
-        await self.close()
+        return app
 
     # --- account set-up ------------------------------------------------------------------
 
@@ -470,10 +442,7 @@ class OnenceEmulator:
             return None
         now = time.monotonic()
         window = period - _RATE_WINDOW_SLACK
-        while arrivals and now - arrivals[0] >= window:
-            arrivals.popleft()
-        if len(arrivals) < limit:
-            arrivals.append(now)
+        if not over_limit(arrivals, limit, window, now):
             return None
         self.throttled += 1
         wait = max(math.ceil(window - (now - arrivals[0])), 1)
@@ -505,8 +474,7 @@ class OnenceEmulator:
         if fault == "rate_limit":
             return self._too_many(self.retry_after)
         if fault == "timeout":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.timeout_delay)
+            await self.park(self.timeout_delay)
             return web.Response(status=504, text="Gateway Timeout")
         if fault in {"http_500", "http_503"}:
             return web.Response(status=500 if fault == "http_500" else 503, text="Server Error")

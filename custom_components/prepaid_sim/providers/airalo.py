@@ -40,11 +40,8 @@ import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from enum import Enum
 import hashlib
-import json
 import logging
 import math
 import re
@@ -72,6 +69,20 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+)
+from .http import (
+    JsonReply,
+    MalformedError as _MalformedError,
+    TransportError,
+    as_decimal as _as_decimal,
+    as_str as _as_str,
+    describe_for,
+    exchange,
+    from_epoch,
+    json_or_none,
+    parse_retry_after,
+    safe_decimal as _safe_decimal,
+    to_utc,
 )
 from .ratelimit import RateLimiter
 
@@ -131,38 +142,13 @@ _RECYCLED_STATE: Final = "RECYCLED"
 _FAILED_ORDER_STATES: Final = frozenset({"failed", "refunded", "cancelled", "canceled"})
 # [I] ``expired_at`` is documented as "Y-m-d H:i:s"; other shapes are tried in turn.
 _TIME_FORMATS: Final = ("%d-%m-%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S")
+_DESCRIBE: Final = describe_for("Airalo")
 
 
-class _MalformedError(Exception):
-    """A response body that does not have the shape we rely on."""
+class _Reply(JsonReply):
+    """One HTTP answer, with Airalo's error fields."""
 
-
-class _TransportError(Exception):
-    """The HTTP exchange failed; ``sent`` says whether the request may have gone out."""
-
-    def __init__(self, message: str, *, sent: bool) -> None:
-        """Keep whether the provider may have received the request."""
-        super().__init__(message)
-        self.sent = sent
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """One HTTP answer: status, lower-cased headers and the parsed JSON (None if not JSON)."""
-
-    status: int
-    headers: Mapping[str, str]
-    data: object
-
-    @property
-    def ok(self) -> bool:
-        """Return True for a 2xx answer."""
-        return 200 <= self.status < 300
-
-    @property
-    def body(self) -> Mapping[str, object] | None:
-        """Return the answer as a JSON object, if it is one."""
-        return self.data if isinstance(self.data, Mapping) else None
+    __slots__ = ()
 
     @property
     def code(self) -> int | None:
@@ -242,14 +228,6 @@ class _UsageState:
 # --- small tolerant parsers ------------------------------------------------------------
 
 
-def _as_str(value: object) -> str | None:
-    """Return a non-empty string (numbers are accepted as ids), or None."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _as_bool(value: object) -> bool | None:
     """Return a JSON boolean (also 0/1 and "true"/"false" [I]), or None."""
     if isinstance(value, bool):
@@ -259,35 +237,6 @@ def _as_bool(value: object) -> bool | None:
     if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
         return value.strip().lower() in {"true", "1"}
     return None
-
-
-def _as_decimal(value: object) -> Decimal | None:
-    """Return a finite Decimal from a JSON number or numeric string; None when absent.
-
-    Raises ``_MalformedError`` for a value that is present but not a number.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _MalformedError(f"not a number: {value!r}")
-    try:
-        # str() first so 4.55 stays 4.55 rather than its binary expansion.
-        number = Decimal(str(value).strip())
-    except InvalidOperation as err:
-        raise _MalformedError(f"not a number: {value!r}") from err
-    if not number.is_finite():
-        raise _MalformedError(f"not a number: {value!r}")
-    return number
-
-
-def _safe_decimal(value: object) -> Decimal | None:
-    """Return a Decimal, or None for anything that is not one."""
-    try:
-        return _as_decimal(value)
-    except _MalformedError:
-        return None
 
 
 def _megabytes(value: object) -> int | None:
@@ -307,8 +256,7 @@ def parse_time(value: object) -> datetime | None:
         return None
     if isinstance(value, int | float):
         # [I] Epoch numbers are not documented; large ones are milliseconds.
-        seconds = value / 1000 if value > 100_000_000_000 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        return from_epoch(value)
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -327,27 +275,15 @@ def parse_time(value: object) -> datetime | None:
     if parsed is None:
         _LOGGER.debug("Airalo sent an unreadable time %r", value)
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return to_utc(parsed)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date."""
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except TypeError, ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date.
+
+    Unlike the other clients, "inf" and "nan" are passed on as they are.
+    """
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def _currency(value: object) -> str:
@@ -606,30 +542,19 @@ class AiraloProvider(Provider):
             data = aiohttp.FormData(default_to_multipart=multipart)
             for key, value in form.items():
                 data.add_field(key, value)
-        try:
-            async with self._session.request(
-                method,
-                f"{self._base_url}{path}",
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=self.timeout,
-                # A redirected POST would turn into a GET; treat any 3xx as an answer.
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                reply_headers = {key.lower(): value for key, value in response.headers.items()}
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
-            # No connection was made, so the request cannot have arrived.
-            raise _TransportError(f"cannot connect to Airalo: {err}", sent=False) from err
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise _TransportError(f"no answer from Airalo: {err!r}", sent=True) from err
-        try:
-            parsed: object = json.loads(raw)
-        except ValueError:
-            parsed = None
-        return _Reply(status, reply_headers, parsed)
+        reply = await exchange(
+            self._session,
+            method,
+            f"{self._base_url}{path}",
+            params=params,
+            data=data,
+            headers=headers,
+            client_timeout=self.timeout,
+            # A redirected POST would turn into a GET; treat any 3xx as an answer.
+            allow_redirects=False,
+            describe=_DESCRIBE,
+        )
+        return _Reply(reply.status, reply.headers, json_or_none(reply.body))
 
     def _token_fresh(self) -> bool:
         """Return True when the cached token may still be used."""
@@ -667,7 +592,7 @@ class AiraloProvider(Provider):
             reply = await self._send(
                 "POST", "/token", token=None, form=form, limiter=self._token_limiter
             )
-        except _TransportError as err:
+        except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         if reply.status == 429:
             wait = _retry_after(reply.headers)
@@ -705,7 +630,7 @@ class AiraloProvider(Provider):
 
         A 401 is refused before anything is processed [I], so even an order may be sent
         again after it. A 429 raises ``RateLimitedError`` unless ``own_rate_limit``.
-        Transport failures come out as ``_TransportError``.
+        Transport failures come out as ``TransportError``.
         """
         token = await self._access_token()
         reply = await self._send(
@@ -730,7 +655,7 @@ class AiraloProvider(Provider):
         """GET something; map transport failures, 403 and 5xx. Other answers are returned."""
         try:
             reply = await self._call("GET", path, params=params, own_rate_limit=own_rate_limit)
-        except _TransportError as err:
+        except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         if reply.status == 403:
             # Code 89 is "IP not allowlisted"; any 403 means these credentials may not ask.
@@ -966,7 +891,7 @@ class AiraloProvider(Provider):
         try:
             # The docs specify multipart/form-data for this endpoint.
             reply = await self._call("POST", "/orders/topups", form=form, multipart=True)
-        except _TransportError as err:
+        except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
             raise OrderOutcomeUnknownError(reference, str(err)) from err

@@ -26,7 +26,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 import hashlib
 import hmac
 import json
@@ -56,6 +55,7 @@ from .base import (
     RateLimitedError,
     Snapshot,
 )
+from .http import HttpReply, TransportError, exchange, from_epoch, parse_retry_after, to_utc
 from .ratelimit import RateLimiter
 
 DEFAULT_BASE_URL: Final = "https://api.esimaccess.com"
@@ -106,24 +106,6 @@ type JsonObject = Mapping[str, object]
 
 class _MalformedError(Exception):
     """A record did not have the shape the docs describe."""
-
-
-class _TransportError(Exception):
-    """The HTTP exchange failed; ``sent`` says whether the request may have arrived."""
-
-    def __init__(self, message: str, *, sent: bool) -> None:
-        """Keep whether the request may have reached the provider."""
-        super().__init__(message)
-        self.sent = sent
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """One HTTP answer, before the envelope is read."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +207,8 @@ def parse_time(value: object) -> datetime | None:
         raise _MalformedError("boolean where a time was expected")
     if isinstance(value, int | float):
         # Epoch numbers are not documented [I]; large ones are milliseconds.
-        seconds = value / 1000 if value > 100_000_000_000 else value
         try:
-            return datetime.fromtimestamp(seconds, UTC)
+            return from_epoch(value)
         except (OverflowError, OSError, ValueError) as err:  # out of range, NaN
             raise _MalformedError(f"not a time: {value!r}") from err
     if not isinstance(value, str):
@@ -236,11 +217,8 @@ def parse_time(value: object) -> datetime | None:
     if text[-1:] in {"Z", "z"}:
         text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
         # A time at the edge of the calendar can overflow in the shift to UTC.
-        return parsed.astimezone(UTC)
+        return to_utc(datetime.fromisoformat(text))
     except (OverflowError, ValueError) as err:
         raise _MalformedError(f"not a time: {value!r}") from err
 
@@ -278,22 +256,12 @@ def _validity(duration: object, unit: object) -> timedelta:
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date."""
-    if (raw := headers.get("retry-after")) is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pass
-    else:
-        # "inf" or "nan" would hold every request forever, or break the caller's timer.
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(raw)
-    except TypeError, ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def _describe(err: BaseException, sent: bool) -> str:
+    """Word a transport failure the way this client always has."""
+    return f"{type(err).__name__}: {err}" if sent else f"cannot connect: {err}"
 
 
 def _parse_envelope(body: bytes) -> _Envelope | None:
@@ -474,30 +442,24 @@ class EsimAccessProvider(Provider):
             }
         return headers
 
-    async def _exchange(self, endpoint: str, payload: JsonObject) -> _Reply:
+    async def _exchange(self, endpoint: str, payload: JsonObject) -> HttpReply:
         """POST ``payload`` to an endpoint under the rate limit and return the raw answer."""
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         await self.rate_limiter.acquire()
-        url = f"{self._base_url}{API_PATH}{endpoint}"
-        try:
-            async with self._session.post(
-                url,
-                data=body.encode(),
-                headers=self._headers(body),
-                timeout=self.timeout,
-                raise_for_status=False,
-            ) as response:
-                raw = await response.read()
-                # Lower-cased keys: header names are case-insensitive.
-                headers = {key.lower(): value for key, value in response.headers.items()}
-                return _Reply(response.status, headers, raw)
-        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as err:
-            # No connection was ever made, so the request cannot have arrived.
-            raise _TransportError(f"cannot connect: {err}", sent=False) from err
-        except (TimeoutError, aiohttp.ClientError) as err:
-            raise _TransportError(f"{type(err).__name__}: {err}", sent=True) from err
+        return await exchange(
+            self._session,
+            "POST",
+            f"{self._base_url}{API_PATH}{endpoint}",
+            data=body.encode(),
+            headers=self._headers(body),
+            client_timeout=self.timeout,
+            raise_for_status=False,
+            describe=_describe,
+            # Unlike the other clients, a bare OSError is not read as a transport failure.
+            sent_errors=(TimeoutError, aiohttp.ClientError),
+        )
 
-    def _check_http(self, reply: _Reply) -> None:
+    def _check_http(self, reply: HttpReply) -> None:
         """Raise for the HTTP statuses that mean the same for reads and purchases."""
         if reply.status == 429:
             retry_after = _retry_after(reply.headers)
@@ -511,7 +473,7 @@ class EsimAccessProvider(Provider):
         """Make a read request and return its ``obj``, mapping every failure."""
         try:
             reply = await self._exchange(endpoint, payload)
-        except _TransportError as err:
+        except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         self._check_http(reply)
         if reply.status != 200:
@@ -758,7 +720,7 @@ class EsimAccessProvider(Provider):
         """Send the top-up once and map its answer to the purchase contract."""
         try:
             reply = await self._exchange("esim/topup", payload)
-        except _TransportError as err:
+        except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
             raise OrderOutcomeUnknownError(reference, str(err)) from err

@@ -32,7 +32,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 import hashlib
 import itertools
 import json
@@ -62,6 +61,14 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+)
+from .http import (
+    TransportError,
+    as_str as _as_str,
+    describe_for,
+    exchange,
+    parse_retry_after,
+    to_utc,
 )
 from .ratelimit import RateLimiter
 
@@ -114,19 +121,11 @@ _WAITING_STATES: Final = frozenset({"queued", "processing"})
 _USED_UP_STATES: Final = frozenset({"depleted", "expired", "lapsed"})
 _AUTH_WORDS: Final = ("api key", "apikey", "api-key", "token", "unauthori", "authenticat")
 _FUNDS_WORDS: Final = ("insufficient", "balance", "funds")
+_DESCRIBE: Final = describe_for("eSIM Go")
 
 
 class _MalformedError(Exception):
     """A response body that does not have the shape we rely on."""
-
-
-class _TransportError(Exception):
-    """The HTTP exchange failed; ``sent`` says whether the request may have gone out."""
-
-    def __init__(self, message: str, *, sent: bool) -> None:
-        """Keep whether the provider may have received the request."""
-        super().__init__(message)
-        self.sent = sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,16 +190,6 @@ def _as_list(value: object) -> list[object] | None:
     return list(value) if isinstance(value, list) else None
 
 
-def _as_str(value: object) -> str | None:
-    """Return a non-empty string (numbers are accepted as ids), or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | str):
-        text = str(value).strip()
-        return text or None
-    return None
-
-
 def _as_int(value: object) -> int | None:
     """Return an integer from an int, an integral float or a numeric string; None if absent.
 
@@ -253,10 +242,8 @@ def _parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     # [I] A time without an offset is taken as UTC, the zone of every documented example.
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(UTC)
+        return to_utc(parsed)
     except OverflowError:  # at the edge of the calendar, the shift to UTC leaves it
         return None
 
@@ -265,26 +252,6 @@ def _currency(value: object) -> str:
     """Return an ISO 4217 code, USD when absent ([I] eSIM Go accounts are billed in USD)."""
     text = _as_str(value)
     return text.upper() if text and len(text) == 3 else DEFAULT_CURRENCY
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Parse Retry-After: seconds, or tolerantly an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # "inf" or "nan" would hold every request forever, or break the caller's timer.
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except TypeError, ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _seconds_until_reset(value: str | None) -> float | None:
@@ -539,49 +506,42 @@ class EsimGoProvider(Provider):
     ) -> _Reply:
         """Send one request through the rate limiter and read the whole answer.
 
-        Raises ``_TransportError`` when no answer arrived and ``RateLimitedError`` on 429
+        Raises ``TransportError`` when no answer arrived and ``RateLimitedError`` on 429
         (a 429 is refused before processing, so nothing happened).
         """
         await self._limiter.acquire()
-        headers = {"X-API-Key": self._api_key, "Accept": "application/json"}
-        try:
-            async with self._session.request(
-                method,
-                f"{self._base_url}{path}",
-                params=params,
-                json=body,
-                headers=headers,
-                timeout=self._timeout,
-                # A redirected POST would turn into a GET; treat any 3xx as an answer.
-                allow_redirects=method == "GET",
-            ) as response:
-                raw = await response.read()
-                status, reply_headers = response.status, response.headers
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
-            # Only a failed connect is certain to have sent nothing.
-            raise _TransportError(f"cannot connect to eSIM Go: {err}", sent=False) from err
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise _TransportError(f"no answer from eSIM Go: {err!r}", sent=True) from err
-        self._note_rate_headers(reply_headers)
-        if status == 429:
-            wait = _retry_after(reply_headers.get("Retry-After"))
+        reply = await exchange(
+            self._session,
+            method,
+            f"{self._base_url}{path}",
+            params=params,
+            json_body=body,
+            headers={"X-API-Key": self._api_key, "Accept": "application/json"},
+            client_timeout=self._timeout,
+            # A redirected POST would turn into a GET; treat any 3xx as an answer.
+            allow_redirects=method == "GET",
+            describe=_DESCRIBE,
+        )
+        self._note_rate_headers(reply.headers)
+        if reply.status == 429:
+            wait = parse_retry_after(reply.headers.get("retry-after"))
             self._limiter.block_for(wait if wait is not None else 1.0)
             raise RateLimitedError("eSIM Go rate limit exceeded", retry_after=wait)
         try:
-            data: object = json.loads(raw.decode("utf-8"))
+            data: object = json.loads(reply.body.decode("utf-8"))
         except ValueError:
-            return _Reply(status, None, is_json=False)
-        return _Reply(status, data, is_json=True)
+            return _Reply(reply.status, None, is_json=False)
+        return _Reply(reply.status, data, is_json=True)
 
     def _note_rate_headers(self, headers: Mapping[str, str]) -> None:
         """Pause our own requests when the provider says the window is used up."""
         try:
-            remaining = int(headers.get("X-Ratelimit-Remaining", ""))
+            remaining = int(headers.get("x-ratelimit-remaining", ""))
         except ValueError:
             return  # [I] headers absent or odd: our own limiter still applies.
         if remaining > 0:
             return
-        wait = _seconds_until_reset(headers.get("X-Ratelimit-Reset"))
+        wait = _seconds_until_reset(headers.get("x-ratelimit-reset"))
         if wait is not None and wait > 0:
             self._limiter.block_for(min(wait, _MAX_RESET_WAIT))
 
@@ -606,7 +566,7 @@ class EsimGoProvider(Provider):
                 if attempt or not short:
                     raise
                 continue
-            except _TransportError as err:
+            except TransportError as err:
                 raise ProviderUnavailableError(str(err)) from err
             if reply.status == 401:
                 raise AuthenticationError(reply.message or "API key refused")
@@ -862,7 +822,7 @@ class EsimGoProvider(Provider):
             reply = await self._send("POST", "/orders", body=body)
         except RateLimitedError:
             raise  # refused by the rate limiter before processing: nothing ordered
-        except _TransportError as err:
+        except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
             raise OrderOutcomeUnknownError(reference, str(err)) from err

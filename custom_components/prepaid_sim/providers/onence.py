@@ -40,13 +40,10 @@ import asyncio
 import base64
 from collections.abc import Callable, Collection, Mapping, Sequence
 import dataclasses
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
+from decimal import Decimal
 import hashlib
 import itertools
-import json
 import logging
 import time
 from typing import Final, override
@@ -72,6 +69,19 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+)
+from .http import (
+    JsonReply,
+    MalformedError as _MalformedError,
+    TransportError,
+    as_decimal as _as_decimal,
+    as_str as _as_str,
+    describe_for,
+    exchange,
+    json_or_none,
+    parse_retry_after,
+    safe_decimal as _safe_decimal,
+    to_utc,
 )
 from .ratelimit import RateLimiter
 
@@ -127,38 +137,13 @@ _ACTIVE_WORDS: Final = frozenset({"enabled", "active", "activated"})
 _NOT_OURS_WORDS: Final = ("belong", "not found", "does not exist")
 # Token 400s that are about our request, not the credentials [R error codes].
 _REQUEST_ERRORS: Final = frozenset({"BodyValidationError", "UnsupportedContentTypeError"})
+_DESCRIBE: Final = describe_for("1NCE")
 
 
-class _MalformedError(Exception):
-    """A response body that does not have the shape we rely on."""
+class _Reply(JsonReply):
+    """One HTTP answer, with 1NCE's error fields."""
 
-
-class _TransportError(Exception):
-    """The HTTP exchange failed; ``sent`` says whether the request may have gone out."""
-
-    def __init__(self, message: str, *, sent: bool) -> None:
-        """Keep whether the provider may have received the request."""
-        super().__init__(message)
-        self.sent = sent
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """One HTTP answer: status, lower-cased headers and the parsed JSON (None if not JSON)."""
-
-    status: int
-    headers: Mapping[str, str]
-    data: object
-
-    @property
-    def ok(self) -> bool:
-        """Return True for a 2xx answer."""
-        return 200 <= self.status < 300
-
-    @property
-    def body(self) -> Mapping[str, object] | None:
-        """Return the answer as a JSON object, if it is one."""
-        return self.data if isinstance(self.data, Mapping) else None
+    __slots__ = ()
 
     @property
     def message(self) -> str | None:
@@ -174,41 +159,6 @@ class _Reply:
 
 
 # --- small tolerant parsers ------------------------------------------------------------
-
-
-def _as_str(value: object) -> str | None:
-    """Return a non-empty string (numbers are accepted as ids), or None."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _as_decimal(value: object) -> Decimal | None:
-    """Return a finite Decimal from a JSON number or numeric string; None when absent.
-
-    Raises ``_MalformedError`` for a value that is present but not a number.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _MalformedError(f"not a number: {value!r}")
-    try:
-        # str() first so 0.5 stays 0.5 rather than its binary expansion.
-        number = Decimal(str(value).strip())
-    except InvalidOperation as err:
-        raise _MalformedError(f"not a number: {value!r}") from err
-    if not number.is_finite():
-        raise _MalformedError(f"not a number: {value!r}")
-    return number
-
-
-def _safe_decimal(value: object) -> Decimal | None:
-    """Return a Decimal, or None for anything that is not one."""
-    try:
-        return _as_decimal(value)
-    except _MalformedError:
-        return None
 
 
 def _megabytes(value: Decimal) -> int:
@@ -232,27 +182,15 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         _LOGGER.debug("1NCE sent an unreadable time %r", value)
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return to_utc(parsed)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date."""
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except TypeError, ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date.
+
+    Unlike the other clients, "inf" and "nan" are passed on as they are.
+    """
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -483,30 +421,19 @@ class OnenceProvider(Provider):
         """Send one request under its rate limit and read the whole answer."""
         if limiter is not None:
             await limiter.acquire()
-        try:
-            async with self._session.request(
-                method,
-                f"{self._base_url}{path}",
-                params=params,
-                json=body,
-                headers={"Accept": "application/json", **headers},
-                timeout=self.timeout,
-                # A redirected POST would turn into a GET; treat any 3xx as an answer.
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                reply_headers = {key.lower(): value for key, value in response.headers.items()}
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
-            # No connection was made, so the request cannot have arrived.
-            raise _TransportError(f"cannot connect to 1NCE: {err}", sent=False) from err
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise _TransportError(f"no answer from 1NCE: {err!r}", sent=True) from err
-        try:
-            parsed: object = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            parsed = None
-        return _Reply(status, reply_headers, parsed)
+        reply = await exchange(
+            self._session,
+            method,
+            f"{self._base_url}{path}",
+            params=params,
+            json_body=body,
+            headers={"Accept": "application/json", **headers},
+            client_timeout=self.timeout,
+            # A redirected POST would turn into a GET; treat any 3xx as an answer.
+            allow_redirects=False,
+            describe=_DESCRIBE,
+        )
+        return _Reply(reply.status, reply.headers, json_or_none(reply.body))
 
     def _token_fresh(self) -> bool:
         """Return True when the cached token may still be used."""
@@ -540,7 +467,7 @@ class OnenceProvider(Provider):
                 headers={"Authorization": f"Basic {basic}"},
                 body={"grant_type": "client_credentials"},
             )
-        except _TransportError as err:
+        except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         if reply.status == 429:
             raise RateLimitedError(
@@ -579,7 +506,7 @@ class OnenceProvider(Provider):
 
         A 401 is refused before anything is processed [I], so even a top-up may be sent
         again after it. A 429 raises ``RateLimitedError``; transport failures come out as
-        ``_TransportError``.
+        ``TransportError``.
         """
         limiter = self._limiter_for(path)
         token = await self._access_token()
@@ -601,7 +528,7 @@ class OnenceProvider(Provider):
         """GET something; map transport failures and 5xx. Other answers are returned."""
         try:
             reply = await self._call("GET", path, params=params)
-        except _TransportError as err:
+        except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         if reply.status >= 500 or reply.status < 200:
             raise ProviderUnavailableError(f"1NCE answered {reply.status} to {path}")
@@ -771,7 +698,7 @@ class OnenceProvider(Provider):
             reply = await self._call(
                 "POST", f"/v1/sims/{quote(line_id, safe='')}/topup", params=params
             )
-        except _TransportError as err:
+        except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
             raise OrderOutcomeUnknownError(reference, str(err)) from err
