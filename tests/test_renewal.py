@@ -154,6 +154,7 @@ async def test_twenty_concurrent_presses_charge_once(
     """Twenty renew calls at once for one line: one charge, nineteen clear refusals."""
     demo_backend.purchase_turns = 50
     device_id = line_device(hass, init_integration, "camera-iot")
+    requests_before = demo_backend.request_count
     results = await asyncio.gather(
         *(renew(hass, device_id) for _ in range(20)), return_exceptions=True
     )
@@ -164,6 +165,8 @@ async def test_twenty_concurrent_presses_charge_once(
     assert {r.translation_key for r in refusals} == {"renewed_recently"}
     assert len(demo_backend.ledger) == 1
     assert len(await receipts(hass)) == 1
+    # The refused presses cost no request: packages, purchase and the re-read only.
+    assert demo_backend.request_count - requests_before <= 4
 
 
 async def test_same_request_id_is_the_same_renewal(

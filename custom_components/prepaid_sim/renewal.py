@@ -233,9 +233,10 @@ class RenewalManager:
                 return self._result_of(first)
             line_name = self._line_name(line_id)
             self._check_not_pending(line_id, line_name)
-            package = await self._async_resolve_package(line_id, package_id)
+            # Refused repeats cost no request: checked before the package list is read.
             if not dry_run and not allow_repeat:
                 self._check_repeat_window(line_id, line_name)
+            package = await self._async_resolve_package(line_id, package_id)
             self._check_spend_cap(line_id, line_name, package)
             line = self.coordinator.data.lines.get(line_id) if self.coordinator.data else None
             if dry_run:
