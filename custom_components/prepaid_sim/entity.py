@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
@@ -29,7 +28,6 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     # What the entity showed when a refresh last wrote it (see _handle_coordinator_update).
     _shown: tuple[Any, ...] | None = None
     # The line's settings and the subentry data they were read from.
-    _settings_read: tuple[Mapping[str, Any], LineSettings] | None = None
 
     def __init__(
         self,
@@ -61,12 +59,8 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
 
     @property
     def settings(self) -> LineSettings:
-        """Return the line's current settings (read again whenever the subentry changes)."""
-        data = self.coordinator.config_entry.subentries[self.subentry_id].data
-        # Home Assistant replaces a subentry's data on every update, never mutates it.
-        if (read := self._settings_read) is None or read[0] is not data:
-            read = self._settings_read = (data, LineSettings.from_data(data))
-        return read[1]
+        """Return the line's current settings."""
+        return self.coordinator.config_entry.runtime_data.renewals.settings(self.line_id)
 
     def _shows(self) -> tuple[Any, ...]:
         """Return what the entity's state shows now: availability, state and attributes."""

@@ -18,6 +18,7 @@ Every renewal, from the action, the button, voice, a repair fix or auto-renew, g
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -143,6 +144,7 @@ class RenewalManager:
         self._store = journal_store(hass, entry.entry_id)
         self._records: list[RenewalRecord] = []
         self._catalogue: dict[str, list[Package]] = {}
+        self._settings: dict[str, tuple[Mapping[str, Any], LineSettings]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._timers: dict[str, CALLBACK_TYPE] = {}
 
@@ -488,10 +490,13 @@ class RenewalManager:
         return self.entry.subentries[subentry_id].title
 
     def settings(self, line_id: str) -> LineSettings:
-        """Return the line's settings (subentry data with defaults)."""
-        return LineSettings.from_data(
-            self.entry.subentries[tracked_line_ids(self.entry)[line_id]].data
-        )
+        """Return the line's settings (subentry data with defaults), read once per change."""
+        data = self.entry.subentries[tracked_line_ids(self.entry)[line_id]].data
+        # Home Assistant replaces a subentry's data on every update, never mutates it.
+        read = self._settings.get(line_id)
+        if read is None or read[0] is not data:
+            read = self._settings[line_id] = (data, LineSettings.from_data(data))
+        return read[1]
 
     def _check_not_pending(self, line_id: str, line_name: str) -> None:
         """Refuse a renewal while an earlier one's outcome is unknown."""

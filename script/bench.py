@@ -1,0 +1,287 @@
+"""Benchmark Prepaid SIM against the RESTful alternative, with Home Assistant in-process.
+
+For 1, 10, 100 and 1,000 tracked lines it starts the eSIM Access emulator (tests/emulators)
+in its own process on 127.0.0.1, then runs, each in a fresh Python process
+(script/bench_worker.py), a Home Assistant set up with:
+
+* ``ours``: Prepaid SIM with an eSIM Access account tracking every line;
+* ``rest_per_line`` (b1): ``rest:`` with one ``esim/query`` resource per line;
+* ``rest_single_tpl`` (b2): one ``esim/query`` resource per page of 500 holding the whole
+  list as an attribute, and ``template:`` sensors picking each line out of it;
+* ``rest_single_rest`` (b2, other form): the same page resources with the line sensors
+  directly under them;
+
+and the eSIM Go emulator with Prepaid SIM for its 1 + N request pattern. The results go to
+docs/benchmarks.md between the ``bench:begin``/``bench:end`` markers (the text around them
+is kept) and, raw, to ``--json``.
+
+Usage: ``script/bench [--quick] [--lines 1,10,100,1000] [--no-write]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+import contextlib
+from datetime import UTC, datetime
+import hashlib
+import json
+import os
+from pathlib import Path
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from bench_report import BEGIN, END, REST_SIDES, render
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+WORKER_TIMEOUT = 900
+
+
+# --- running the pieces -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def emulator(provider: str, lines: int) -> Iterator[dict[str, Any]]:
+    """Run an emulator process (429s off) and yield its URLs and line ids."""
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            str(ROOT / "script" / "bench_emulator.py"),
+            "--provider",
+            provider,
+            "--lines",
+            str(lines),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        yield info
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_worker(
+    side: str, info: dict[str, Any], workdir: Path, log: Path, **options: Any
+) -> dict[str, Any]:
+    """Run one worker process and return its result (or the error it died with)."""
+    config = workdir / f"{side}-{len(info['line_ids'])}-config.json"
+    result = workdir / f"{side}-{len(info['line_ids'])}-result.json"
+    config.write_text(json.dumps(info), encoding="utf-8")
+    command = [
+        sys.executable,
+        str(ROOT / "script" / "bench_worker.py"),
+        "--side",
+        side,
+        "--config",
+        str(config),
+        "--result",
+        str(result),
+    ]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    started = time.monotonic()
+    with log.open("a", encoding="utf-8") as stderr:
+        stderr.write(f"\n=== {shlex.join(command)}\n")
+        stderr.flush()
+        completed = subprocess.run(  # noqa: S603
+            command, stdout=stderr, stderr=stderr, timeout=WORKER_TIMEOUT, check=False
+        )
+    elapsed = time.monotonic() - started
+    print(f"  {side:<18} {len(info['line_ids']):>5} lines  {elapsed:6.1f} s", flush=True)
+    if completed.returncode != 0 or not result.exists():
+        return {"side": side, "error": f"worker exited {completed.returncode}; see {log}"}
+    data: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+    data["elapsed_s"] = elapsed
+    return data
+
+
+def cycles_for(side: str, lines: int, base: int) -> int:
+    """Fewer timed cycles where one cycle costs seconds (a median of fewer is still fair)."""
+    if lines < 1000:
+        return base
+    return {"ours": base, "rest_per_line": 10, "rest_single_tpl": 6}.get(side, 3)
+
+
+def machine_facts() -> dict[str, Any]:
+    """Describe the machine and the software measured."""
+    from homeassistant.const import __version__ as ha_version
+
+    model = ""
+    with contextlib.suppress(OSError):
+        for row in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if row.startswith("model name"):
+                model = row.split(":", 1)[1].strip()
+                break
+    return {
+        "code": code_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "homeassistant": ha_version,
+        "platform": platform.platform(),
+        "load_before": os.getloadavg(),
+    }
+
+
+def code_version() -> str:
+    """Return the commit measured, and whether the integration had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "custom_components"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except OSError, subprocess.CalledProcessError:
+        return "unknown"
+    if dirty:
+        digest = subprocess.run(
+            ["git", "diff", "HEAD", "--", "custom_components"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
+        ).stdout
+        return f"{head} + uncommitted changes in custom_components (diff {hashlib.sha256(digest).hexdigest()[:8]})"
+    return head
+
+
+def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any]:
+    """Run every measurement; return the raw results."""
+    results: dict[str, Any] = {"facts": machine_facts(), "esimaccess": {}, "esimgo": {}}
+    biggest = max(args.lines)
+    for lines in args.lines:
+        print(f"eSIM Access emulator, {lines} lines", flush=True)
+        runs: dict[str, Any] = {}
+        with emulator("esimaccess", lines) as info:
+            for side in ("ours", *REST_SIDES):
+                if side == "rest_single_rest" and lines > args.single_rest_max:
+                    continue
+                passes = ["main"]
+                # The limits pass is about request patterns: b2 and b2' send the same few.
+                if side in ("ours", "rest_per_line") or (
+                    side == "rest_single_tpl" and lines <= 100
+                ):
+                    passes.append("limits")
+                if lines <= args.tracemalloc_max:
+                    passes.append("memory")
+                options: dict[str, Any] = {
+                    "passes": ",".join(passes),
+                    "cycles": cycles_for(side, lines, args.cycles),
+                    "catalogue_wait_max": args.catalogue_wait_max,
+                    "emulator_rate": 8,
+                }
+                if side == "ours" and lines == biggest:
+                    options["profile"] = args.profile_cycles
+                runs[side] = run_worker(side, info, workdir, log, **options)
+        results["esimaccess"][str(lines)] = runs
+    for lines in args.esimgo_lines:
+        print(f"eSIM Go emulator, {lines} lines", flush=True)
+        with emulator("esimgo", lines) as info:
+            passes = "main,limits" if lines <= args.esimgo_limits_max else "main"
+            results["esimgo"][str(lines)] = run_worker(
+                "ours_esimgo",
+                info,
+                workdir,
+                log,
+                passes=passes,
+                cycles=min(args.cycles, 10),
+                catalogue_wait_max=args.esimgo_limits_max,
+                emulator_rate=10,
+                limit_cycles=2,
+            )
+    results["facts"]["load_after"] = os.getloadavg()
+    results["facts"]["code_after"] = code_version()
+    return results
+
+
+def write_doc(generated: str) -> None:
+    """Replace the generated block of docs/benchmarks.md (or create the file)."""
+    if DOC.exists():
+        text = DOC.read_text(encoding="utf-8")
+        if BEGIN in text and END in text:
+            head, _, rest = text.partition(BEGIN)
+            _, _, tail = rest.partition(END)
+            DOC.write_text(head + generated + tail, encoding="utf-8")
+            return
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(f"# Benchmarks\n\n{generated}\n", encoding="utf-8")
+
+
+def main() -> None:
+    """Parse the command line, run and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="1, 10 and 100 lines only")
+    parser.add_argument("--lines", help="comma-separated line counts (default 1,10,100,1000)")
+    parser.add_argument("--cycles", type=int, default=30, help="timed refreshes per scenario")
+    parser.add_argument("--profile-cycles", type=int, default=5)
+    parser.add_argument(
+        "--catalogue-wait-max",
+        type=int,
+        default=100,
+        help="largest line count whose 8/s package reads are waited for (else estimated)",
+    )
+    parser.add_argument("--single-rest-max", type=int, default=100)
+    parser.add_argument(
+        "--tracemalloc-max",
+        type=int,
+        default=100,
+        help="largest line count also measured with tracemalloc (a slow extra pass)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument("--from-json", type=Path, help="only render these raw results")
+    args = parser.parse_args()
+    default = "1,10,100" if args.quick else "1,10,100,1000"
+    args.lines = [int(n) for n in (args.lines or default).split(",")]
+    args.esimgo_lines = args.lines
+    args.esimgo_limits_max = 100
+    if args.from_json:
+        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            log = Path(tmp) / "workers.log"
+            started = time.monotonic()
+            try:
+                results = run_all(args, Path(tmp), log)
+            finally:
+                saved = Path(tempfile.gettempdir()) / "prepaid-sim-bench-workers.log"
+                saved.write_text(log.read_text(encoding="utf-8") if log.exists() else "")
+            results["facts"]["total_s"] = time.monotonic() - started
+            results["facts"]["command"] = shlex.join(["script/bench", *sys.argv[1:]])
+            print(f"total {results['facts']['total_s']:.0f} s; worker logs in {saved}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    generated = render(results, results["facts"].get("command", "script/bench"))
+    if args.no_write:
+        print(generated)
+    else:
+        write_doc(generated)
+        print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Run a provider emulator for script/bench.py in its own process, with a control port.
+
+The emulator runs out of the measured process so that its CPU time (building and encoding
+answers) never counts against Home Assistant. The control server, on another loopback port,
+lets the benchmark read request counts, change every line's usage and switch the emulator's
+rate limit; its own requests are not counted.
+
+Prints one JSON line (``base_url``, ``control_url``, ``line_ids``) when ready, then serves
+until stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+import json
+from pathlib import Path
+import sys
+from typing import Any
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.emulators.esimaccess import MIB, EsimAccessEmulator
+from tests.emulators.esimgo import EsimGoEmulator, seed as seed_esimgo
+
+HOST = "127.0.0.1"
+
+
+class Controlled:
+    """One emulator plus what the control port can do to it."""
+
+    def __init__(self, provider: str, lines: int, rate_limit: int | None) -> None:
+        """Create and seed the emulator; ``rate_limit`` None turns its 429s off."""
+        self.provider = provider
+        if provider == "esimaccess":
+            self.esimaccess = EsimAccessEmulator(rate_limit=rate_limit)
+            self.esimaccess.seed(lines)
+            self.emulator: EsimAccessEmulator | EsimGoEmulator = self.esimaccess
+        else:
+            self.esimgo = EsimGoEmulator(rate_limit=_esimgo_limit(rate_limit), balance="1000000.00")
+            seed_esimgo(self.esimgo, lines)
+            self.emulator = self.esimgo
+
+    def line_ids(self) -> list[str]:
+        """Return the provider's id of every line, in seeding order."""
+        if self.provider == "esimaccess":
+            return list(self.esimaccess.esims)
+        return list(self.esimgo.esims)
+
+    def stats(self) -> dict[str, Any]:
+        """Return the requests received so far, in total and per endpoint."""
+        if self.provider == "esimaccess":
+            paths = list(self.esimaccess.request_log)
+            throttled = self.esimaccess.throttled
+        else:
+            paths = [record.path for record in self.esimgo.request_log]
+            throttled = self.esimgo.rate_limited_count
+        by_endpoint = Counter(_endpoint(path) for path in paths)
+        return {"requests": len(paths), "throttled": throttled, "by_endpoint": by_endpoint}
+
+    def bump(self) -> None:
+        """Change every line's reading (1 MiB more used), as a busy fleet does between reads."""
+        if self.provider == "esimaccess":
+            for esim in self.esimaccess.esims.values():
+                esim.order_usage += MIB
+        else:
+            for esim in self.esimgo.esims.values():
+                for assignment in esim.assignments:
+                    assignment.remaining_bytes = max(assignment.remaining_bytes - MIB, 0)
+
+    def set_rate_limit(self, value: int | None) -> None:
+        """Turn the emulator's own 429 limit on (a number per second) or off (None)."""
+        if self.provider == "esimaccess":
+            self.esimaccess.rate_limit = value
+        else:
+            self.esimgo.rate_limit = _esimgo_limit(value)
+
+
+def _esimgo_limit(value: int | None) -> int:
+    """Return eSIM Go's window size for ``value``; "off" is a window nobody fills.
+
+    Its emulator with no limit reports ``X-Ratelimit-Remaining: 0``, which the client rightly
+    obeys by waiting for the next window.
+    """
+    return value or 1_000_000
+
+
+def _endpoint(path: str) -> str:
+    """Group request paths: ``/api/v1/open/esim/query`` -> ``esim/query``; ICCIDs -> ``*``."""
+    path = path.removeprefix("/api/v1/open/").removeprefix("/v2.4").strip("/")
+    return "/".join("*" if part.isdigit() and len(part) > 8 else part for part in path.split("/"))
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    """Start the emulator and the control server; stop when stdin closes."""
+    controlled = Controlled(args.provider, args.lines, args.rate_limit or None)
+    await controlled.emulator.start()
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response(controlled.stats())
+
+    async def bump(_request: web.Request) -> web.Response:
+        controlled.bump()
+        return web.json_response({})
+
+    async def rate_limit(request: web.Request) -> web.Response:
+        controlled.set_rate_limit((await request.json()).get("value"))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/bump", bump)
+    app.router.add_post("/rate_limit", rate_limit)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    print(
+        json.dumps(
+            {
+                "base_url": controlled.emulator.base_url,
+                "control_url": f"http://{HOST}:{port}",
+                "line_ids": controlled.line_ids(),
+            }
+        ),
+        flush=True,
+    )
+    loop = asyncio.get_running_loop()
+    # Serve until the benchmark closes our stdin (or exits).
+    await loop.run_in_executor(None, sys.stdin.read)
+    await runner.cleanup()
+    await controlled.emulator.close()
+
+
+def main() -> None:
+    """Parse the command line and serve."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--provider", choices=("esimaccess", "esimgo"), default="esimaccess")
+    parser.add_argument("--lines", type=int, required=True)
+    parser.add_argument(
+        "--rate-limit", type=int, default=0, help="requests per second; 0 turns the 429s off"
+    )
+    asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,646 @@
+"""Turn script/bench.py's raw results into the Markdown tables of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import itertools
+import math
+from typing import Any
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+PAGE_SIZE = 500
+REST_SIDES = ("rest_per_line", "rest_single_tpl", "rest_single_rest")
+SIDES = ("ours", *REST_SIDES)
+LABELS = {
+    "ours": "Prepaid SIM",
+    "rest_per_line": "b1: rest, 1 resource per line",
+    "rest_single_tpl": "b2: rest list + template sensors",
+    "rest_single_rest": "b2': rest list, sensors in rest",
+    "ours_esimgo": "Prepaid SIM (eSIM Go)",
+}
+NA = "n/a"
+# Entities Prepaid SIM makes per line would hit Home Assistant's cap per config entry.
+ENTITY_CAP = 10_000
+
+type Results = dict[str, Any]
+type Rows = list[list[str]]
+
+
+def expected_requests(lines: int) -> int:
+    """Return the documented minimum of an eSIM Access refresh (all eSIMs tracked)."""
+    return 1 + max(1, math.ceil(lines / PAGE_SIZE))
+
+
+def get(run: Any, *path: str) -> Any:
+    """Return a nested value, or None where any key is missing."""
+    value = run
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def ms(seconds: float | None, digits: int = 1) -> str:
+    """Format seconds as milliseconds."""
+    return NA if seconds is None else f"{seconds * 1000:.{digits}f}"
+
+
+def sec(seconds: float | None) -> str:
+    """Format seconds."""
+    return NA if seconds is None else f"{seconds:.2f}"
+
+
+def table(header: list[str], rows: Rows) -> list[str]:
+    """Return a Markdown table (and a blank line)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def sides_of(runs: dict[str, Any]) -> list[str]:
+    """Return the sides measured at one size that did not fail, in report order."""
+    return [side for side in SIDES if side in runs and "error" not in runs[side]]
+
+
+def best_rest(runs: dict[str, Any], scenario: str) -> tuple[str, float | None]:
+    """Return the RESTful side with the least median CPU per refresh in ``scenario``."""
+    best: tuple[str, float | None] = ("", None)
+    for side in REST_SIDES:
+        cpu = get(runs.get(side), "main", scenario, "cpu", "median")
+        if cpu is not None and (best[1] is None or cpu < best[1]):
+            best = (side, cpu)
+    return best
+
+
+def is_ours(text: str) -> bool:
+    """Tell whether a blocking-call report points into our integration."""
+    return "prepaid_sim" in text
+
+
+# --- targets ------------------------------------------------------------------------------
+
+
+def _target_requests(access: dict[str, Any]) -> Rows:
+    checks = [
+        (lines, get(runs.get("ours"), "main", "unchanged", "requests", "max"))
+        for lines, runs in access.items()
+    ]
+    met = all(got == expected_requests(int(lines)) for lines, got in checks)
+    detail = ", ".join(
+        f"{lines} lines: {got} (minimum {expected_requests(int(lines))})" for lines, got in checks
+    )
+    return [["Requests per refresh = documented minimum", "met" if met else "MISSED", detail]]
+
+
+def _marginal(access: dict[str, Any], side: str, scenario: str) -> list[tuple[int, int, float]]:
+    """Return the CPU each added line costs between successive sizes (10 lines and up)."""
+    sizes = sorted(int(n) for n in access if int(n) >= 10)
+    steps = []
+    for low, high in itertools.pairwise(sizes):
+        a = get(access[str(low)].get(side), "main", scenario, "cpu", "median")
+        b = get(access[str(high)].get(side), "main", scenario, "cpu", "median")
+        if a is not None and b is not None:
+            steps.append((low, high, (b - a) / (high - low)))
+    return steps
+
+
+def _target_flat(access: dict[str, Any]) -> Rows:
+    rows: Rows = []
+    for scenario in ("unchanged", "changed"):
+        steps = _marginal(access, "ours", scenario)
+        if len(steps) < 2 or steps[0][2] <= 0:
+            continue
+        ratio = steps[-1][2] / steps[0][2]
+        text = "; ".join(f"{low}->{high}: {per * 1e6:.1f} µs" for low, high, per in steps)
+        text = f"ours, CPU per added line {text}; last / first = {ratio:.2f} (flat if <= 1.5)"
+        control = _marginal(access, "rest_per_line", scenario)
+        if len(control) >= 2 and control[0][2] > 0:
+            text += (
+                f"; the same ratio for b1, which has no lookups across lines at all: "
+                f"{control[-1][2] / control[0][2]:.2f}"
+            )
+        rows.append(
+            [
+                f"Flat cost per line, 10 -> 1,000 ({scenario} data)",
+                "met" if ratio <= 1.5 else "MISSED",
+                text,
+            ]
+        )
+    return rows
+
+
+def _target_factor(access: dict[str, Any]) -> Rows:
+    rows: Rows = []
+    runs = access.get("100")
+    if not runs:
+        return rows
+    for scenario in ("unchanged", "changed"):
+        side, cpu = best_rest(runs, scenario)
+        ours = get(runs.get("ours"), "main", scenario, "cpu", "median")
+        if cpu is None or not ours:
+            continue
+        factor = cpu / ours
+        rows.append(
+            [
+                (
+                    f"100 lines: >= 5x less CPU per refresh than the best RESTful variant "
+                    f"({scenario} data)"
+                ),
+                "met" if factor >= 5 else "MISSED",
+                f"ours {ms(ours, 2)} ms, {LABELS[side]} {ms(cpu, 2)} ms: {factor:.1f}x",
+            ]
+        )
+    return rows
+
+
+def _target_setup(access: dict[str, Any]) -> Rows:
+    run = access.get("1000", {}).get("ours")
+    if not run or "error" in run:
+        return []
+    values = get(run, "main", "values_s")
+    limited = get(run, "limits", "values_s")
+    pace = get(run, "limits", "background_pace_per_s")
+    entities = get(run, "main", "entities")
+    per_line = get(access.get("1", {}).get("ours"), "main", "entities")
+    detail = f"the six values after {sec(values)} s (client limiter bypassed), {sec(limited)} s as shipped"
+    if pace:
+        detail += (
+            f"; the package lists behind the selects: 1,000 requests at {pace:.1f}/s, "
+            f"~{1000 / pace:.0f} s in the background"
+        )
+    capped = per_line is not None and entities is not None and entities < per_line * 1000
+    if capped:
+        detail += (
+            f"; only {entities} of {per_line * 1000} entities exist: Home Assistant caps "
+            f"enabled entities per config entry at {ENTITY_CAP}"
+        )
+    fast = values is not None and limited is not None and max(values, limited) < 60
+    return [["Setup of 1,000 lines in seconds", "met" if fast and not capped else "MISSED", detail]]
+
+
+def _target_blocking(results: Results) -> Rows:
+    found = []
+    for run in _all_runs(results):
+        if str(run.get("side", "")).startswith("ours"):
+            for name in ("main", "limits", "memory"):
+                found += [text for text in get(run, name, "log", "blocking") or [] if is_ours(text)]
+    detail = (
+        "none from custom_components/prepaid_sim"
+        if not found
+        else "; ".join(sorted(set(found))[:3])
+    )
+    return [["No blocking-call warnings", "met" if not found else "MISSED", detail]]
+
+
+def _all_runs(results: Results) -> list[dict[str, Any]]:
+    runs = [run for by_side in results["esimaccess"].values() for run in by_side.values()]
+    return runs + list(results["esimgo"].values())
+
+
+def targets(results: Results) -> Rows:
+    """Check the integration's targets against the numbers."""
+    access = results["esimaccess"]
+    return [
+        *_target_requests(access),
+        *_target_flat(access),
+        *_target_factor(access),
+        *_target_setup(access),
+        *_target_blocking(results),
+    ]
+
+
+# --- sections -----------------------------------------------------------------------------
+
+
+def _section_requests(results: Results) -> list[str]:
+    rows = []
+    for lines, runs in results["esimaccess"].items():
+        row = [lines, str(expected_requests(int(lines)))]
+        for side in SIDES:
+            got = get(runs.get(side), "main", "unchanged", "requests", "max")
+            row.append(NA if got is None else str(got))
+        rows.append(row)
+    return [
+        "### HTTP requests per refresh (counted at the emulator)",
+        "",
+        *table(["Lines", "documented minimum", *(LABELS[s] for s in SIDES)], rows),
+    ]
+
+
+def _section_cpu(results: Results) -> list[str]:
+    rows = []
+    for lines, runs in results["esimaccess"].items():
+        for side in sides_of(runs):
+            main = runs[side]["main"]
+            unchanged, changed = main["unchanged"], main["changed"]
+            n = int(lines)
+            rows.append(
+                [
+                    lines,
+                    LABELS[side],
+                    ms(unchanged["cpu"]["median"], 2),
+                    f"{unchanged['cpu']['median'] / n * 1e6:.0f}",
+                    ms(changed["cpu"]["median"], 2),
+                    f"{changed['cpu']['median'] / n * 1e6:.0f}",
+                    f"{changed['cpu']['median'] / main['entities'] * 1e6:.1f}",
+                    f"{ms(changed['cpu']['p25'], 2)}-{ms(changed['cpu']['p75'], 2)}",
+                    ms(changed["wall"]["median"], 1),
+                    str(changed["cpu"]["n"]),
+                ]
+            )
+    header = [
+        "Lines",
+        "Side",
+        "unchanged ms",
+        "µs/line",
+        "all changed ms",
+        "µs/line",
+        "µs/entity",
+        "changed p25-p75 ms",
+        "changed wall ms",
+        "cycles",
+    ]
+    ratios = []
+    for lines, runs in results["esimaccess"].items():
+        cells = [lines]
+        for scenario in ("unchanged", "changed"):
+            ours = get(runs.get("ours"), "main", scenario, "cpu", "median")
+            side, best = best_rest(runs, scenario)
+            cells.append(f"{best / ours:.1f}x ({LABELS[side]})" if ours and best else NA)
+        ratios.append(cells)
+    return [
+        "### CPU per refresh",
+        "",
+        (
+            "`time.process_time()` of the whole Home Assistant process around a forced refresh "
+            "and `async_block_till_done()`, median of the cycles; the emulator runs in another "
+            "process, so its CPU is not counted. *Unchanged*: the emulator answers the same data "
+            "again. *All changed*: every line's usage grew by 1 MiB before the refresh."
+        ),
+        "",
+        *table(header, rows),
+        "Best RESTful variant's CPU divided by ours (higher is better for us):",
+        "",
+        *table(["Lines", "unchanged data", "every line changed"], ratios),
+    ]
+
+
+def _section_setup(results: Results) -> list[str]:
+    access = results["esimaccess"]
+    smallest = min(int(n) for n in access)
+    per_line = get(access[str(smallest)].get("ours"), "main", "entities") or 0
+    rows = []
+    for lines, runs in access.items():
+        for side in sides_of(runs):
+            main, limits = runs[side]["main"], runs[side].get("limits", {})
+            packages = packages_limited = NA
+            entities = str(main["entities"])
+            if side == "ours":
+                packages = sec(main["background_done_s"])
+                if "background_done_s" in limits:
+                    packages_limited = sec(limits["background_done_s"])
+                elif "background_pace_per_s" in limits:
+                    pace = limits["background_pace_per_s"]
+                    packages_limited = f"~{int(lines) / pace:.0f} (est., {pace:.1f} req/s)"
+                wanted = per_line * int(lines) // smallest
+                if main["entities"] < wanted:
+                    entities = f"**{main['entities']} of {wanted}**"
+            rows.append(
+                [
+                    lines,
+                    LABELS[side],
+                    entities,
+                    sec(main["values_s"]),
+                    packages,
+                    sec(limits.get("values_s")),
+                    packages_limited,
+                    str(main["requests_setup_total"]),
+                ]
+            )
+    header = [
+        "Lines",
+        "Side",
+        "entities",
+        "values after s",
+        "package lists done s",
+        "values after s, 8/s",
+        "package lists done s, 8/s",
+        "requests at setup",
+    ]
+    return [
+        "### Setup until every line shows its values",
+        "",
+        (
+            "From the setup call (`config_entries.async_setup` for ours; `async_setup_component` of "
+            "`rest` and `template` together for the RESTful sides) until each of the six values of "
+            "every line has its first real state (values that stay unknown, such as the remaining "
+            "data of a daily plan, count from their first state). Ours then reads each line's "
+            "package list in the background (one `package/list` per line) for the renewal-package "
+            "select. *8/s*: the emulator enforces the provider's limit and our client limiter is on."
+        ),
+        "",
+        *table(header, rows),
+    ]
+
+
+def _section_memory(results: Results) -> list[str]:
+    access = results["esimaccess"]
+    rows = []
+    for lines, runs in access.items():
+        for side in sides_of(runs):
+            rss = get(runs[side], "main", "rss_delta")
+            held = get(runs[side], "memory", "held_bytes")
+            n = int(lines)
+            rows.append(
+                [
+                    lines,
+                    LABELS[side],
+                    NA if rss is None else f"{rss / 2**20:.1f}",
+                    NA if rss is None else f"{rss / n / 1024:.1f}",
+                    NA if held is None else f"{held / 2**20:.1f}",
+                    NA if held is None else f"{held / n / 1024:.1f}",
+                ]
+            )
+    out = [
+        "### Memory per tracked line",
+        "",
+        (
+            "*RSS*: growth of the worker process's resident memory from before setup to after setup "
+            "and two refreshes (after `gc.collect()`), in a fresh process. *tracemalloc*: Python "
+            "memory still allocated at that point, measured in a second Home Assistant instance "
+            "(only up to `--tracemalloc-max` lines, it slows everything down)."
+        ),
+        "",
+        *table(
+            ["Lines", "Side", "RSS MiB", "RSS KiB/line", "tracemalloc MiB", "tracemalloc KiB/line"],
+            rows,
+        ),
+    ]
+    sizes = sorted(int(n) for n in access)
+    if len(sizes) >= 2:
+        low, high = str(sizes[-2]), str(sizes[-1])
+        marginal = []
+        for side in SIDES:
+            a = get(access[low].get(side), "main", "rss_delta")
+            b = get(access[high].get(side), "main", "rss_delta")
+            if a is not None and b is not None:
+                marginal.append([LABELS[side], f"{(b - a) / (int(high) - int(low)) / 1024:.1f}"])
+        out += [f"Marginal RSS per added line, {low} -> {high} lines:", ""]
+        out += table(["Side", "KiB per added line"], marginal)
+    return out
+
+
+def _section_writes(results: Results) -> list[str]:
+    rows = []
+    for lines, runs in results["esimaccess"].items():
+        for side in sides_of(runs):
+            main = runs[side]["main"]
+            rows.append(
+                [
+                    lines,
+                    LABELS[side],
+                    str(main["writes_unchanged"]["changed"]),
+                    str(main["writes_unchanged"]["reported"]),
+                    str(main["writes_changed"]["changed"]),
+                    str(main["writes_changed"]["reported"]),
+                ]
+            )
+    header = [
+        "Lines",
+        "Side",
+        "unchanged: state_changed",
+        "unchanged: rewritten as is (state_reported)",
+        "all changed: state_changed",
+        "all changed: rewritten as is",
+    ]
+    return [
+        "### State writes per refresh",
+        "",
+        (
+            "Events during one forced refresh. A write that changes nothing still costs a state "
+            "computation and fires `state_reported`."
+        ),
+        "",
+        *table(header, rows),
+    ]
+
+
+def _section_limits(results: Results) -> list[str]:
+    rows = []
+    for lines, runs in results["esimaccess"].items():
+        for side in sides_of(runs):
+            limits = get(runs[side], "limits")
+            if not limits or "refresh_wall" not in limits:
+                continue
+            rows.append(
+                [
+                    lines,
+                    LABELS[side],
+                    ms(limits["refresh_wall"]["median"]),
+                    str(limits["throttled"]),
+                    f"{limits['missing_after_setup']} / {limits['expected_values']}",
+                    f"{limits['missing_after_refresh']} / {limits['expected_values']}",
+                ]
+            )
+    header = [
+        "Lines",
+        "Side",
+        "refresh wall ms",
+        "HTTP 429 answers",
+        "values missing after setup",
+        "values missing after a refresh",
+    ]
+    return [
+        "### Under the provider's 8 requests/s limit",
+        "",
+        (
+            "The emulator answers HTTP 429 beyond 8 requests per second, as eSIM Access does; our "
+            "client limiter is as shipped; the RESTful sides have none. All rest resources refresh "
+            "together, as their timers (same interval, started together) do. *Missing*: values "
+            "shown without the limit that are unknown or unavailable here."
+        ),
+        "",
+        *table(header, rows),
+    ]
+
+
+def _section_esimgo(results: Results) -> list[str]:
+    rows = []
+    for lines, run in results["esimgo"].items():
+        if "error" in run:
+            rows.append([lines, run["error"], "", "", "", "", "", ""])
+            continue
+        main, limits = run["main"], run.get("limits", {})
+        requests = get(main, "unchanged", "requests", "max")
+        rows.append(
+            [
+                lines,
+                str(requests),
+                f"{requests / int(lines):.2f}" if requests else NA,
+                ms(get(main, "unchanged", "cpu", "median"), 2),
+                ms(get(main, "changed", "cpu", "median"), 2),
+                sec(get(limits, "refresh_wall", "median")),
+                sec(limits.get("values_s")),
+                str(limits.get("throttled", NA)),
+            ]
+        )
+    header = [
+        "Lines",
+        "requests/refresh",
+        "per line",
+        "CPU unchanged ms",
+        "CPU all changed ms",
+        "wall per refresh s, limiter on",
+        "values after s, limiter on",
+        "HTTP 429 answers",
+    ]
+    return [
+        "### eSIM Go: 1 + N requests per refresh",
+        "",
+        (
+            "One `GET /organisation` and one `GET /esims/{iccid}/bundles` per line. CPU with the "
+            "emulator's limit off and our limiter bypassed; wall time with the emulator's 10/s "
+            "window on and our limiter (10 per 1.05 s) as shipped."
+        ),
+        "",
+        *table(header, rows),
+    ]
+
+
+def _section_warnings(results: Results) -> list[str]:
+    rows = []
+    named = [
+        *(
+            (lines, side, run)
+            for lines, runs in results["esimaccess"].items()
+            for side, run in runs.items()
+        ),
+        *((f"{lines} (eSIM Go)", "ours_esimgo", run) for lines, run in results["esimgo"].items()),
+    ]
+    for lines, side, run in named:
+        blocking: list[str] = []
+        warnings: list[str] = []
+        for name in ("main", "limits", "memory"):
+            blocking += get(run, name, "log", "blocking") or []
+            warnings += get(run, name, "log", "warnings") or []
+        ours = [text for text in blocking if is_ours(text)]
+        others = sorted(
+            {text[:120] for text in warnings if "has not been tested by Home Assistant" not in text}
+        )
+        rows.append(
+            [
+                lines,
+                LABELS.get(side, side),
+                "yes" if run.get("detector_armed") else "NO",
+                str(len(ours)),
+                str(len(blocking) - len(ours)),
+                f"{len(others)}: {'; '.join(others[:2])}" if others else "0",
+            ]
+        )
+    header = [
+        "Lines",
+        "Side",
+        "detector armed",
+        "blocking calls from prepaid_sim",
+        "other blocking calls",
+        "other warnings and errors (distinct)",
+    ]
+    return [
+        "### Blocking-call detector",
+        "",
+        (
+            "`homeassistant.block_async_io.enable()` is armed before anything imports `unittest`, "
+            "so every check runs (the pytest harness skips some). Each worker proves it armed with "
+            "one deliberate `os.listdir` in the loop. *Other blocking calls*: the pytest harness's "
+            "own `patch()` importing `restore_state` in the loop, once per Home Assistant start."
+        ),
+        "",
+        *table(header, rows),
+    ]
+
+
+def _section_profile(results: Results) -> list[str]:
+    access = results["esimaccess"]
+    biggest = str(max(int(n) for n in access))
+    profile = get(access[biggest].get("ours"), "main", "profile")
+    out: list[str] = []
+    if not profile:
+        return out
+    for scenario in ("changed", "unchanged"):
+        part = profile[scenario]
+        out += [
+            f"### cProfile of our refresh at {biggest} lines, {scenario} data",
+            "",
+            f"{part['cycles']} forced refreshes; top 15 by own time, then by cumulative time.",
+            "",
+            "```",
+            part["tottime"],
+            "```",
+            "",
+            "```",
+            part["cumulative"],
+            "```",
+            "",
+        ]
+    return out
+
+
+SECTIONS: tuple[Callable[[Results], list[str]], ...] = (
+    _section_requests,
+    _section_cpu,
+    _section_setup,
+    _section_writes,
+    _section_memory,
+    _section_limits,
+    _section_esimgo,
+    _section_warnings,
+    _section_profile,
+)
+
+
+def render(results: Results, command: str) -> str:
+    """Return the generated part of docs/benchmarks.md."""
+    facts = results["facts"]
+    load_after = facts.get("load_after", [math.nan])[0]
+    code = facts.get("code", "unknown")
+    code_after = facts.get("code_after", code)
+    out = [
+        BEGIN,
+        "",
+        f"Generated by `{command}` on {facts['date']} in {facts.get('total_s', 0):.0f} s.",
+        "",
+        (
+            f"Machine: `nproc` = {facts['nproc']} ({facts['cpu'] or 'unknown CPU'}), "
+            f"{facts['platform']}; Python {facts['python']}; Home Assistant {facts['homeassistant']}. "
+            f"Load average (1 min) before / after: {facts['load_before'][0]:.2f} / {load_after:.2f}."
+        ),
+        "",
+        f"Code measured: {code}"
+        + (
+            "."
+            if code_after == code
+            else f"; **it changed during the run**, at the end: {code_after}."
+        ),
+        "",
+        "### Targets",
+        "",
+        *table(["Target", "Result", "Numbers"], targets(results)),
+    ]
+    bypass = [
+        get(run, "main", "limiter_bypassed")
+        for run in _all_runs(results)
+        if str(run.get("side", "")).startswith("ours")
+    ]
+    if not all(bypass):
+        out += [
+            (
+                "**Warning:** in some runs our client did not use the shared limiter the benchmark "
+                "bypassed; their setup times include the limiter's waits."
+            ),
+            "",
+        ]
+    for section in SECTIONS:
+        out += section(results)
+    out.append(END)
+    return "\n".join(out)
