@@ -1026,3 +1026,20 @@ async def test_unreadable_create_time_is_ignored(emulator: EsimAccessEmulator) -
     async with client(emulator) as restarted:
         assert await restarted.async_find_order(line.esim_tran_no, "ref-undated", sent_at) is None
     assert len(emulator.ledger) == 1
+
+
+async def test_unchanged_records_reuse_their_lines_until_expiry(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """An unchanged record is not parsed again, but a passed expiry still shows as expired."""
+    steady = emulator.add_esim(expires_in=timedelta(days=10))
+    # Times are sent to the second: 3 s leave room for the first read before expiry.
+    ending = emulator.add_esim(expires_in=timedelta(seconds=3))
+    ids = [steady.esim_tran_no, ending.esim_tran_no]
+    async with client(emulator) as provider:
+        first = await provider.async_fetch(ids)
+        assert first.lines[ending.esim_tran_no].status is LineStatus.ACTIVE
+        await asyncio.sleep(3.1)
+        second = await provider.async_fetch(ids)
+    assert second.lines[steady.esim_tran_no] is first.lines[steady.esim_tran_no]
+    assert second.lines[ending.esim_tran_no].status is LineStatus.EXPIRED

@@ -420,6 +420,8 @@ class EsimAccessProvider(Provider):
         # Last record seen per esimTranNo: the ICCID for package/list and a baseline for
         # reconciling a lost top-up answer.
         self._records: dict[str, JsonObject] = {}
+        # The last record and the line read from it, per tracked eSIM.
+        self._parsed: dict[str, tuple[JsonObject, Line]] = {}
         self._pending: dict[str, _PendingTopup] = {}
 
     # --- transport ------------------------------------------------------------------
@@ -611,19 +613,42 @@ class EsimAccessProvider(Provider):
         for line_id in sorted(wanted - by_id.keys())[:MAX_MISSING_CHECKS]:
             if (found := await self._query_one(line_id)) is not None:
                 by_id[line_id] = found
-        lines: dict[str, Line] = {}
-        unreadable: set[str] = set()
-        for line_id in wanted & by_id.keys():
-            try:
-                lines[line_id] = _line(by_id[line_id])
-            except _MalformedError:
-                unreadable.add(line_id)
+        lines, unreadable = self._read_lines(wanted & by_id.keys(), by_id)
         return Snapshot(
             wallet=wallet,
             lines=lines,
             missing_line_ids=frozenset(wanted - by_id.keys()),
             unreadable_line_ids=frozenset(unreadable),
         )
+
+    def _read_lines(
+        self, line_ids: Collection[str], by_id: Mapping[str, JsonObject]
+    ) -> tuple[dict[str, Line], set[str]]:
+        """Turn the tracked records into lines; return them and the unreadable ids."""
+        lines: dict[str, Line] = {}
+        unreadable: set[str] = set()
+        now = datetime.now(UTC)
+        parsed: dict[str, tuple[JsonObject, Line]] = {}
+        for line_id in line_ids:
+            record = by_id[line_id]
+            # Usage changes every 2-3 hours at most: an unchanged record gives the same line
+            # (a C-level dict comparison), unless its expiry has passed since (the status
+            # depends on the clock).
+            earlier = self._parsed.get(line_id)
+            if earlier is not None and earlier[0] == record:
+                expires = earlier[1].expires_at
+                if expires is None or expires > now:
+                    lines[line_id] = earlier[1]
+                    parsed[line_id] = earlier
+                    continue
+            try:
+                lines[line_id] = _line(record)
+            except _MalformedError:
+                unreadable.add(line_id)
+            else:
+                parsed[line_id] = (record, lines[line_id])
+        self._parsed = parsed
+        return lines, unreadable
 
     async def _iccid(self, line_id: str) -> str:
         """Return the line's ICCID, from the last read or by asking."""
