@@ -14,6 +14,7 @@ import socket
 import time
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from custom_components.prepaid_sim.providers.base import (
@@ -1029,17 +1030,17 @@ async def test_unreadable_create_time_is_ignored(emulator: EsimAccessEmulator) -
 
 
 async def test_unchanged_records_reuse_their_lines_until_expiry(
-    emulator: EsimAccessEmulator,
+    emulator: EsimAccessEmulator, freezer: FrozenDateTimeFactory
 ) -> None:
     """An unchanged record is not parsed again, but a passed expiry still shows as expired."""
     steady = emulator.add_esim(expires_in=timedelta(days=10))
-    # Times are sent to the second: 3 s leave room for the first read before expiry.
-    ending = emulator.add_esim(expires_in=timedelta(seconds=3))
+    ending = emulator.add_esim(expires_in=timedelta(hours=1))
     ids = [steady.esim_tran_no, ending.esim_tran_no]
     async with client(emulator) as provider:
         first = await provider.async_fetch(ids)
         assert first.lines[ending.esim_tran_no].status is LineStatus.ACTIVE
-        await asyncio.sleep(3.1)
+        # Two hours on, the provider still sends the very same records.
+        freezer.tick(timedelta(hours=2))
         second = await provider.async_fetch(ids)
     assert second.lines[steady.esim_tran_no] is first.lines[steady.esim_tran_no]
     assert second.lines[ending.esim_tran_no].status is LineStatus.EXPIRED
