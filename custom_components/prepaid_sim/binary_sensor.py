@@ -15,9 +15,8 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
 from .alerts import expires_within_warning, is_low_data
-from .const import SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry
-from .entity import PrepaidSimLineEntity
+from .entity import PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line
 from .renewal import RenewalManager, RenewalState
 from .settings import LineSettings
@@ -76,16 +75,14 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors of every tracked line."""
-    coordinator = entry.runtime_data.coordinator
-    for subentry_id, subentry in entry.subentries.items():
-        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
-            async_add_entities(
-                (
-                    PrepaidSimBinarySensor(coordinator, subentry, description)
-                    for description in BINARY_SENSORS
-                ),
-                config_subentry_id=subentry_id,
-            )
+    async_add_line_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator, subentry: (
+            PrepaidSimBinarySensor(coordinator, subentry, description)
+            for description in BINARY_SENSORS
+        ),
+    )
 
 
 class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):

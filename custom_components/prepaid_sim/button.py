@@ -9,9 +9,8 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry
-from .entity import PrepaidSimLineEntity
+from .entity import PrepaidSimLineEntity, async_add_line_entities
 from .renewal import Caller
 
 # Spending money: one press at a time.
@@ -31,13 +30,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a Renew button to every tracked line."""
-    coordinator = entry.runtime_data.coordinator
-    for subentry_id, subentry in entry.subentries.items():
-        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
-            async_add_entities(
-                [PrepaidSimRenewButton(coordinator, subentry, RENEW_BUTTON)],
-                config_subentry_id=subentry_id,
-            )
+    async_add_line_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator, subentry: [PrepaidSimRenewButton(coordinator, subentry, RENEW_BUTTON)],
+    )
 
 
 class PrepaidSimRenewButton(PrepaidSimLineEntity, ButtonEntity):

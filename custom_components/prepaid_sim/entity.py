@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_LINE_ID, DOMAIN
-from .coordinator import PrepaidSimCoordinator
+from .const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
+from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator
 from .providers.base import Line
 from .settings import LineSettings
+
+
+@callback
+def async_add_line_entities(
+    entry: PrepaidSimConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[PrepaidSimCoordinator, ConfigSubentry], Iterable[Entity]],
+) -> None:
+    """Add ``build``'s entities for every tracked line, each under its line's subentry."""
+    coordinator = entry.runtime_data.coordinator
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
+            async_add_entities(build(coordinator, subentry), config_subentry_id=subentry_id)
 
 
 def line_device_identifier(entry_unique_id: str | None, line_id: str) -> str:

@@ -10,9 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, SUBENTRY_TYPE_LINE
+from .const import DOMAIN
 from .coordinator import PrepaidSimConfigEntry
-from .entity import PrepaidSimLineEntity
+from .entity import PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Package
 from .settings import CONF_PREFERRED_PACKAGE
 
@@ -32,13 +32,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the package select to every tracked line."""
-    coordinator = entry.runtime_data.coordinator
-    for subentry_id, subentry in entry.subentries.items():
-        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
-            async_add_entities(
-                [PrepaidSimPackageSelect(coordinator, subentry, PACKAGE_SELECT)],
-                config_subentry_id=subentry_id,
-            )
+    async_add_line_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator, subentry: [
+            PrepaidSimPackageSelect(coordinator, subentry, PACKAGE_SELECT)
+        ],
+    )
 
 
 class PrepaidSimPackageSelect(PrepaidSimLineEntity, SelectEntity):

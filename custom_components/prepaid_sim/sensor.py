@@ -20,9 +20,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .const import SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator
-from .entity import PrepaidSimLineEntity
+from .entity import PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line, LineStatus, Money
 
 # Entities only read the coordinator's snapshot.
@@ -154,14 +153,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of every tracked line."""
-    coordinator = entry.runtime_data.coordinator
-    for subentry_id, subentry in entry.subentries.items():
-        if subentry.subentry_type != SUBENTRY_TYPE_LINE:
-            continue
-        async_add_entities(
-            (PrepaidSimSensor(coordinator, subentry, description) for description in SENSORS),
-            config_subentry_id=subentry_id,
-        )
+    async_add_line_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator, subentry: (
+            PrepaidSimSensor(coordinator, subentry, description) for description in SENSORS
+        ),
+    )
 
 
 class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
