@@ -69,6 +69,7 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    pick_refresh_error as _pick_error,
 )
 from .http import (
     JsonReply,
@@ -462,15 +463,6 @@ def _order_iccids(entry: Mapping[str, object]) -> set[str] | None:
     if iccid := _as_str(entry.get("iccid")):
         found.add(iccid)
     return found or None
-
-
-def _pick_error(errors: Sequence[BaseException]) -> BaseException:
-    """Return the error that should fail a refresh: a bad key first, then any provider error."""
-    for kind in (AuthenticationError, RateLimitedError, ProviderError):
-        for error in errors:
-            if isinstance(error, kind):
-                return error
-    return errors[0]
 
 
 class AiraloProvider(Provider):

@@ -8,7 +8,7 @@ inside its own module. Nothing below ``providers/`` imports Home Assistant.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -182,6 +182,19 @@ class OrderOutcomeUnknownError(ProviderError):
         """Keep our reference of the order so it can be found again."""
         super().__init__(message)
         self.reference = reference
+
+
+def pick_refresh_error(errors: Sequence[BaseException]) -> BaseException:
+    """Return the error that should fail a refresh of several requests.
+
+    A refused key first (it needs the user), then a rate limit (it says when to come back),
+    then any provider error; anything else (a bug) as it is.
+    """
+    for kind in (AuthenticationError, RateLimitedError, ProviderError):
+        for error in errors:
+            if isinstance(error, kind):
+                return error
+    return errors[0]
 
 
 class Provider(ABC):

@@ -69,6 +69,7 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    pick_refresh_error as _pick_error,
 )
 from .http import (
     JsonReply,
@@ -334,15 +335,6 @@ def _order_number_from(location: str | None) -> str | None:
 def _newest_first(dates: Sequence[datetime]) -> bool:
     """Return True when a page is sorted newest first."""
     return all(a >= b for a, b in itertools.pairwise(dates))
-
-
-def _pick_error(errors: Sequence[BaseException]) -> BaseException:
-    """Return the error that should fail a refresh: a bad key first, then any provider error."""
-    for kind in (AuthenticationError, RateLimitedError, ProviderError):
-        for error in errors:
-            if isinstance(error, kind):
-                return error
-    return errors[0]
 
 
 class OnenceProvider(Provider):
