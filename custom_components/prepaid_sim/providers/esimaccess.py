@@ -55,7 +55,15 @@ from .base import (
     RateLimitedError,
     Snapshot,
 )
-from .http import HttpReply, TransportError, exchange, from_epoch, parse_retry_after, to_utc
+from .http import (
+    HttpReply,
+    TransportError,
+    exchange,
+    from_epoch,
+    json_or_none,
+    parse_retry_after,
+    to_utc,
+)
 from .ratelimit import RateLimiter
 
 DEFAULT_BASE_URL: Final = "https://api.esimaccess.com"
@@ -266,10 +274,7 @@ def _describe(err: BaseException, sent: bool) -> str:
 
 def _parse_envelope(body: bytes) -> _Envelope | None:
     """Read the answer's envelope; None when it is not the documented JSON object."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
+    data = json_or_none(body)
     if not isinstance(data, dict):
         return None
     code = _code(data.get("errorCode"))

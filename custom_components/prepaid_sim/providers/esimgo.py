@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 import hashlib
 import itertools
-import json
 import logging
 import math
 import time
@@ -42,6 +41,7 @@ from typing import Final, override
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 
 from .base import (
     Account,
@@ -528,7 +528,7 @@ class EsimGoProvider(Provider):
             self._limiter.block_for(wait if wait is not None else 1.0)
             raise RateLimitedError("eSIM Go rate limit exceeded", retry_after=wait)
         try:
-            data: object = json.loads(reply.body.decode("utf-8"))
+            data: object = orjson.loads(reply.body)
         except ValueError:
             return _Reply(reply.status, None, is_json=False)
         return _Reply(reply.status, data, is_json=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-import json
 import math
 
 import aiohttp
+import orjson
 
 # What an exchange raises after the connection was made: the request may have arrived.
 SENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError, OSError)
@@ -146,7 +146,8 @@ def parse_retry_after(raw: str | None) -> float | None:
 def json_or_none(body: bytes) -> object:
     """Parse a JSON body; None when it is empty or not JSON."""
     try:
-        result: object = json.loads(body)
+        # orjson (which Home Assistant ships) parses several times faster than json.
+        result: object = orjson.loads(body)
     except ValueError:
         return None
     return result
