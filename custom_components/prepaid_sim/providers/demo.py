@@ -92,6 +92,16 @@ class DemoLine:
         used = self.used_at_anchor + int(hours * self.bytes_per_hour)
         return used if self.total_bytes is None else min(used, self.total_bytes)
 
+    def usage_changed_at(self, now: datetime) -> datetime:
+        """Return when the usage last moved: now while data flows, else when it stopped."""
+        if not self.activated or self.bytes_per_hour <= 0:
+            return self.anchor
+        stopped = min(now, self.expires_at)
+        if self.total_bytes is not None:
+            hours_left = (self.total_bytes - self.used_at_anchor) / self.bytes_per_hour
+            stopped = min(stopped, self.anchor + timedelta(hours=max(hours_left, 0)))
+        return max(stopped, self.anchor)
+
     def status(self, now: datetime) -> LineStatus:
         """Return the line's status at ``now``."""
         if not self.activated:
@@ -439,7 +449,8 @@ class DemoProvider(Provider):
             expires_at=demo.expires_at,
             iccid=demo.iccid,
             phone_number=demo.phone_number,
-            usage_updated_at=now,
+            # A line whose usage stands still reads the same on every refresh.
+            usage_updated_at=demo.usage_changed_at(now),
         )
 
     async def async_list_packages(self, line_id: str) -> list[Package]:
