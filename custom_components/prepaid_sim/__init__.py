@@ -71,16 +71,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     auto_renewer = AutoRenewer(hass, entry)
 
+    # What the checks last saw: a snapshot and the coordinator's local revision.
+    checked: tuple[Snapshot, int] | None = None
+
     @callback
     def _check(snapshot: Snapshot) -> None:
         """Raise or clear repair issues and run auto-renew."""
+        nonlocal checked
+        checked = (snapshot, coordinator.local_revision)
         async_update_issues(hass, entry, snapshot)
         auto_renewer.async_check(snapshot)
 
-    # After every fetch (expiry comes closer while the data stays the same) and after
-    # every change of settings or receipts.
+    @callback
+    def _check_unless_seen() -> None:
+        """Check again for a change of settings, receipts or packages (not for a fetch)."""
+        if checked != (coordinator.data, coordinator.local_revision):
+            _check(coordinator.data)
+
+    # After every fetch, changed or not (expiry comes closer while the data stays the
+    # same), and after every other change the entities are told about.
     entry.async_on_unload(coordinator.async_add_fetch_hook(_check))
-    entry.async_on_unload(coordinator.async_add_listener(lambda: _check(coordinator.data)))
+    entry.async_on_unload(coordinator.async_add_listener(_check_unless_seen))
     _check(coordinator.data)
     entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
     # Package lists feed the selects and suggestions; read them without delaying setup.
@@ -115,7 +126,7 @@ async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry
     if (frozenset(entry.subentries), dict(entry.data)) != entry.runtime_data.loaded_with:
         hass.config_entries.async_schedule_reload(entry.entry_id)
     else:
-        entry.runtime_data.coordinator.async_update_listeners()
+        entry.runtime_data.coordinator.async_local_update()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:

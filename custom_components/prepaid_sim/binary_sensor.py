@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.binary_sensor import BinarySensorEntity, BinarySensorEntityDescription
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
@@ -90,6 +90,8 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
 
     entity_description: PrepaidSimBinarySensorEntityDescription
     _cancel_timer: CALLBACK_TYPE | None = None
+    # When the armed timer fires; None exactly when no timer is armed.
+    _timer_at: datetime | None = None
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -108,18 +110,25 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
     @callback
     def _watch_clock(self) -> None:
         """Re-evaluate when the state flips by time alone (an expiry warning starts)."""
-        self._cancel_clock()
+        when: datetime | None = None
         changes_at = self.entity_description.changes_at_fn
-        if changes_at is None or (line := self.line) is None:
+        if changes_at is not None and (line := self.line) is not None:
+            when = changes_at(line, self.settings)
+            if when is not None and when <= dt_util.utcnow():
+                when = None
+        if when == self._timer_at:
+            # Most refreshes leave the flip time where it was: the armed timer stays.
             return
-        when = changes_at(line, self.settings)
-        if when is not None and when > dt_util.utcnow():
+        self._cancel_clock()
+        if when is not None:
             self._cancel_timer = async_track_point_in_utc_time(self.hass, self._clock_reached, when)
+            self._timer_at = when
 
     @callback
     def _clock_reached(self, _now: datetime) -> None:
         """Write the state the clock changed."""
         self._cancel_timer = None
+        self._timer_at = None
         self.async_write_ha_state()
 
     @callback
@@ -128,6 +137,7 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
         if self._cancel_timer is not None:
             self._cancel_timer()
             self._cancel_timer = None
+        self._timer_at = None
 
     @property
     @override
@@ -135,6 +145,17 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
         """Return whether the line needs attention."""
         if (line := self.line) is None:
             return None
+        return self._is_on(line)
+
+    def _is_on(self, line: Line) -> bool | None:
+        """Return whether the line needs attention, by the description's rule."""
         return self.entity_description.is_on_fn(
             line, self.settings, self.coordinator.config_entry.runtime_data.renewals
         )
+
+    @override
+    def _shows(self) -> tuple[Any, ...]:
+        """Return availability and the on/off state: all a binary sensor here shows."""
+        if (line := self._shown_line()) is None:
+            return (False,)
+        return (True, self._is_on(line))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, override
@@ -110,6 +110,9 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         # Run after every successful fetch, changed or not: time-based checks (expiry
         # warnings, auto-renew) must not wait for the data to change.
         self._fetch_hooks: list[Callable[[Snapshot], None]] = []
+        # Counts the changes that reach the entities without a fetch (settings, receipts,
+        # package lists): with the snapshot, it tells what a listener has already seen.
+        self.local_revision = 0
         self.history = UsageHistory()
         self._history_store = usage_store(hass, entry.entry_id)
         self._history_save_due: datetime | None = None
@@ -143,6 +146,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_key="update_failed",
                 translation_placeholders={"error": str(err)},
             ) from err
+        snapshot = self._keep_unchanged(snapshot)
         self._report_missing_lines(snapshot, line_ids)
         self._record_usage(snapshot, line_ids.keys())
         for hook in list(self._fetch_hooks):
@@ -154,6 +158,28 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         """Call ``hook`` with every fetched snapshot; return a remover."""
         self._fetch_hooks.append(hook)
         return lambda: self._fetch_hooks.remove(hook)
+
+    @callback
+    def async_local_update(self) -> None:
+        """Show a change that is not fetched data (settings, receipts, package lists)."""
+        self.local_revision += 1
+        self.async_update_listeners()
+
+    def _keep_unchanged(self, snapshot: Snapshot) -> Snapshot:
+        """Carry over the previous objects of the lines and wallet that did not change.
+
+        Entities then tell an unchanged line by identity and skip it, so a refresh in
+        which a few lines moved costs about what those lines cost.
+        """
+        previous: Snapshot | None = self.data  # None before the first refresh
+        if previous is None:
+            return snapshot
+        lines = {
+            line_id: old if (old := previous.lines.get(line_id)) == line else line
+            for line_id, line in snapshot.lines.items()
+        }
+        wallet = previous.wallet if previous.wallet == snapshot.wallet else snapshot.wallet
+        return replace(snapshot, lines=lines, wallet=wallet)
 
     def _record_usage(self, snapshot: Snapshot, tracked: Iterable[str]) -> None:
         """Add this snapshot's readings to the usage history and save it soon."""

@@ -42,7 +42,9 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     _attr_has_entity_name = True
     # What the entity showed when a refresh last wrote it (see _handle_coordinator_update).
     _shown: tuple[Any, ...] | None = None
-    # The line's settings and the subentry data they were read from.
+    # What that was made from: the line and wallet objects, the coordinator's local
+    # revision and whether the account was read.
+    _shown_from: tuple[Any, ...] | None = None
 
     def __init__(
         self,
@@ -77,6 +79,17 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         """Return the line's current settings."""
         return self.coordinator.config_entry.runtime_data.renewals.settings(self.line_id)
 
+    def _shown_line(self) -> Line | None:
+        """Return the line when the entity is available on its account's data, else None.
+
+        The one read ``_shows()`` overrides start from: available as ``available`` says
+        (the account was read and returned the line), at the cost of one lookup.
+        """
+        coordinator = self.coordinator
+        if not coordinator.last_update_success:
+            return None
+        return coordinator.data.lines.get(self.line_id)
+
     def _shows(self) -> tuple[Any, ...]:
         """Return what the entity's state shows now: availability, state and attributes."""
         if not self.available:
@@ -92,6 +105,26 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         the same as before (a usage reading moves two of a line's values). Writing those
         anyway costs Home Assistant a state computation, a context and an event each.
         """
+        coordinator = self.coordinator
+        data = coordinator.data
+        line = data.lines.get(self.line_id)
+        # The coordinator carries unchanged lines and wallets over as the same objects,
+        # and anything else an entity shows (settings, receipts, packages) moves the local
+        # revision: the same inputs show the same. Values that follow the clock alone
+        # (the forecast) move with the line's next reading.
+        if (seen := self._shown_from) is not None and (
+            seen[0] is line
+            and seen[1] is data.wallet
+            and seen[2] == coordinator.local_revision
+            and seen[3] == coordinator.last_update_success
+        ):
+            return
+        self._shown_from = (
+            line,
+            data.wallet,
+            coordinator.local_revision,
+            coordinator.last_update_success,
+        )
         shows = self._shows()
         if shows == self._shown:
             return

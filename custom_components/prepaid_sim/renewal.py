@@ -144,7 +144,7 @@ class RenewalManager:
         self._store = journal_store(hass, entry.entry_id)
         self._records: list[RenewalRecord] = []
         self._catalogue: dict[str, list[Package]] = {}
-        self._settings: dict[str, tuple[Mapping[str, Any], LineSettings]] = {}
+        self._settings: dict[str, tuple[str, Mapping[str, Any], LineSettings]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._timers: dict[str, CALLBACK_TYPE] = {}
 
@@ -200,7 +200,7 @@ class RenewalManager:
                 await self.async_list_packages(line_id)
             except HomeAssistantError as err:
                 LOGGER.debug("Packages of %s not read: %s", line_id, err)
-        self.coordinator.async_update_listeners()
+        self.coordinator.async_local_update()
 
     def default_package(self, line_id: str, packages: list[Package]) -> Package | None:
         """Return the line's preferred package, else its current one, else the cheapest."""
@@ -473,11 +473,10 @@ class RenewalManager:
             cancel()
 
     def _fire(self, record: RenewalRecord) -> None:
-        """Fire the renewal event for automations and show the new receipt on the line."""
+        """Fire the renewal event for automations (the save before it updated the entities)."""
         self.hass.bus.async_fire(
             EVENT_RENEWAL, {"entry_id": self.entry.entry_id, **record.as_dict()}
         )
-        self.coordinator.async_update_listeners()
 
     def _line_name(self, line_id: str) -> str:
         """Return the tracked line's title, or refuse a line this account does not track."""
@@ -490,13 +489,21 @@ class RenewalManager:
         return self.entry.subentries[subentry_id].title
 
     def settings(self, line_id: str) -> LineSettings:
-        """Return the line's settings (subentry data with defaults), read once per change."""
-        data = self.entry.subentries[tracked_line_ids(self.entry)[line_id]].data
-        # Home Assistant replaces a subentry's data on every update, never mutates it.
+        """Return the line's settings (subentry data with defaults), read once per change.
+
+        Asked several times per line and refresh, so the common case is two lookups: Home
+        Assistant replaces a subentry's data on every update and never mutates it, so the
+        same data object under the same subentry means the same settings.
+        """
         read = self._settings.get(line_id)
-        if read is None or read[0] is not data:
-            read = self._settings[line_id] = (data, LineSettings.from_data(data))
-        return read[1]
+        if read is not None:
+            subentry = self.entry.subentries.get(read[0])
+            if subentry is not None and subentry.data is read[1]:
+                return read[2]
+        subentry_id = tracked_line_ids(self.entry)[line_id]
+        data = self.entry.subentries[subentry_id].data
+        self._settings[line_id] = (subentry_id, data, settings := LineSettings.from_data(data))
+        return settings
 
     def _check_not_pending(self, line_id: str, line_name: str) -> None:
         """Refuse a renewal while an earlier one's outcome is unknown."""
@@ -663,10 +670,12 @@ class RenewalManager:
         return {"records": [record.as_dict() for record in self._records]}
 
     async def _async_save(self) -> None:
-        """Write the journal now; money decisions depend on it."""
+        """Write the journal now (money decisions depend on it) and show the change."""
         await self._store.async_save(self._data())
+        self.coordinator.async_local_update()
 
     @callback
     def _async_save_later(self) -> None:
-        """Write a change that guards no money (verification) soon."""
+        """Write a change that guards no money (verification) soon, and show it now."""
         self._store.async_delay_save(self._data, 1)
+        self.coordinator.async_local_update()

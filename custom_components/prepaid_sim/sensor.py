@@ -207,12 +207,20 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
 
     @override
     def _shows(self) -> tuple[Any, ...]:
-        """Return the native value, unit and attributes: what the state is made from."""
-        if not self.available:
+        """Return the native value, unit and attributes: what the state is made from.
+
+        Runs for every sensor of every line on each refresh that changes anything, so it
+        reads the line once and calls the description's functions directly.
+        """
+        if (line := self._shown_line()) is None:
             return (False,)
+        coordinator = self.coordinator
+        description = self.entity_description
         return (
             True,
-            self.native_value,
-            self.native_unit_of_measurement,
-            self.extra_state_attributes,
+            description.value_fn(line, coordinator),
+            description.unit_fn(line, coordinator)
+            if description.unit_fn is not None
+            else description.native_unit_of_measurement,
+            description.attrs_fn(line, coordinator) if description.attrs_fn is not None else None,
         )

@@ -1,0 +1,149 @@
+"""Which entities a change reaches: unchanged lines are skipped, nothing else is missed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+from freezegun.api import FrozenDateTimeFactory
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+
+from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.providers.demo import DemoBackend
+
+from .test_binary_sensor import line_device, renew
+
+pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+
+
+def _stop_using(backend: DemoBackend, *line_ids: str) -> None:
+    """Freeze the usage of the given lines where it is now."""
+    now = backend.clock()
+    for line_id in line_ids:
+        line = backend.lines[line_id]
+        backend.lines[line_id] = replace(
+            line, used_at_anchor=line.used_bytes(now), anchor=now, bytes_per_hour=0
+        )
+
+
+async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let the next scheduled refresh run."""
+    freezer.tick(timedelta(minutes=31))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+async def test_unchanged_lines_keep_their_objects(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A refresh carries unchanged lines over as the same objects; changed ones move."""
+    _stop_using(demo_backend, "camera-iot", "europe-esim")
+    coordinator = init_integration.runtime_data.coordinator
+    await _poll(hass, freezer)
+    before = coordinator.data
+    used_before = hass.states.get("sensor.us_travel_data_used").state
+    iot_before = hass.states.get("sensor.camera_iot_data_used")
+
+    await _poll(hass, freezer)
+
+    after = coordinator.data
+    assert after is not before
+    assert after.lines["camera-iot"] is before.lines["camera-iot"]
+    assert after.lines["europe-esim"] is before.lines["europe-esim"]
+    assert after.lines["us-travel"] is not before.lines["us-travel"]
+    assert after.wallet is before.wallet
+    assert hass.states.get("sensor.us_travel_data_used").state != used_before
+    # The unchanged line's state was not even rewritten.
+    assert hass.states.get("sensor.camera_iot_data_used").last_reported == (
+        iot_before.last_reported
+    )
+
+
+async def test_wallet_change_reaches_every_line(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A new balance shows on every line, although no line changed."""
+    _stop_using(demo_backend, "us-travel", "camera-iot", "europe-esim")
+    await _poll(hass, freezer)
+    lines = init_integration.runtime_data.coordinator.data.lines
+
+    demo_backend.wallet = Decimal("12.34")
+    await _poll(hass, freezer)
+
+    assert init_integration.runtime_data.coordinator.data.lines == lines
+    for line in ("us_travel", "camera_iot", "europe_esim"):
+        assert hass.states.get(f"sensor.{line}_balance").state == "12.34"
+
+
+async def test_settings_change_without_new_data(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """New settings reach the line's entities with no refresh and no new reading."""
+    _stop_using(demo_backend, "us-travel", "camera-iot", "europe-esim")
+    await _poll(hass, freezer)
+    assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_OFF
+    subentry = next(
+        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
+    )
+
+    hass.config_entries.async_update_subentry(
+        init_integration, subentry, data={**subentry.data, "low_data_mb": 8 * 1024}
+    )
+    await hass.async_block_till_done()
+
+    assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
+
+
+async def test_settings_change_reaches_repairs(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The repair checks run again for new settings, though the data did not change."""
+    _stop_using(demo_backend, "us-travel", "camera-iot", "europe-esim")
+    await _poll(hass, freezer)
+    issue_id = f"line_expiring_{init_integration.entry_id}_us-travel"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    subentry = next(
+        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
+    )
+
+    # US Travel runs for 24 more days.
+    hass.config_entries.async_update_subentry(
+        init_integration, subentry, data={**subentry.data, "expiry_warning_days": 30}
+    )
+    await hass.async_block_till_done()
+
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+
+async def test_pending_renewal_shows_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+) -> None:
+    """A renewal left pending shows as a problem as soon as it is journaled."""
+    demo_backend.orders_processing = True
+    assert hass.states.get("binary_sensor.us_travel_renewal_problem").state == STATE_OFF
+
+    await renew(hass, line_device(hass, init_integration, "us-travel"))
+    await hass.async_block_till_done()
+
+    assert hass.states.get("binary_sensor.us_travel_renewal_problem").state == STATE_ON
