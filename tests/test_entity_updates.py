@@ -13,9 +13,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
+from custom_components.prepaid_sim.binary_sensor import BINARY_SENSORS
 from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.providers.base import LINE_USAGE_FIELDS, LineStatus
 from custom_components.prepaid_sim.providers.demo import DemoBackend
+from custom_components.prepaid_sim.sensor import SENSORS
 
 from .test_binary_sensor import line_device, renew
 
@@ -147,3 +151,53 @@ async def test_pending_renewal_shows_at_once(
     await hass.async_block_till_done()
 
     assert hass.states.get("binary_sensor.us_travel_renewal_problem").state == STATE_ON
+
+
+async def test_entities_that_ignore_usage_do_not_read_it(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """What a usage-only change skips really does not depend on the usage figures.
+
+    Each description marked ``ignores_usage`` gives the same value for two readings of a
+    line that differ in every usage field and nothing else.
+    """
+    coordinator = init_integration.runtime_data.coordinator
+    renewals = init_integration.runtime_data.renewals
+    before = coordinator.data.lines["camera-iot"]
+    changes = {
+        "data_used_bytes": (before.data_used_bytes or 0) + 50 * 1024**2,
+        "data_remaining_bytes": 0,
+        "usage_updated_at": dt_util.utcnow() + timedelta(hours=1),
+    }
+    assert set(changes) == LINE_USAGE_FIELDS
+    after = replace(before, **changes)
+    assert after.differs_only_in_usage(before)
+    assert not replace(after, status=LineStatus.DEPLETED).differs_only_in_usage(before)
+
+    checked = 0
+    for sensor in SENSORS:
+        if sensor.ignores_usage:
+            for fn in (sensor.value_fn, sensor.unit_fn, sensor.attrs_fn):
+                if fn is not None:
+                    assert fn(after, coordinator) == fn(before, coordinator), sensor.key
+            checked += 1
+    for binary in BINARY_SENSORS:
+        if binary.ignores_usage:
+            settings = renewals.settings("camera-iot")
+            assert binary.is_on_fn(after, settings, renewals) == binary.is_on_fn(
+                before, settings, renewals
+            ), binary.key
+            if binary.changes_at_fn is not None:
+                assert binary.changes_at_fn(after, settings) == binary.changes_at_fn(
+                    before, settings
+                )
+            checked += 1
+    # Some do read it: the low-data alarm and the data sensors are never skipped.
+    assert {d.key for d in (*SENSORS, *BINARY_SENSORS) if not d.ignores_usage} == {
+        "data_remaining",
+        "data_used",
+        "data_runs_out",
+        "suggested_package",
+        "low_data",
+    }
+    assert checked == 7

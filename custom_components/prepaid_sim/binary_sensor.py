@@ -31,6 +31,8 @@ class PrepaidSimBinarySensorEntityDescription(BinarySensorEntityDescription):
     is_on_fn: Callable[[Line, LineSettings, RenewalManager], bool | None]
     # When the state flips by the clock alone (no new data), if it does.
     changes_at_fn: Callable[[Line, LineSettings], datetime | None] | None = None
+    # True when the functions above never read the line's usage figures (see entity.py).
+    ignores_usage: bool = False
 
 
 def _renewal_problem(line: Line, settings: LineSettings, renewals: RenewalManager) -> bool:
@@ -59,12 +61,14 @@ BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (
             if line.expires_at
             else None
         ),
+        ignores_usage=True,
     ),
     PrepaidSimBinarySensorEntityDescription(
         key="renewal_problem",
         translation_key="renewal_problem",
         device_class=BinarySensorDeviceClass.PROBLEM,
         is_on_fn=_renewal_problem,
+        ignores_usage=True,
     ),
 )
 
@@ -100,12 +104,10 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
         self.async_on_remove(self._cancel_clock)
         self._watch_clock()
 
-    @callback
     @override
-    def _handle_coordinator_update(self) -> None:
-        """Write the new state and move the clock watch to the new flip time."""
+    def _inputs_changed(self) -> None:
+        """Move the clock watch to the flip time of the new line or settings."""
         self._watch_clock()
-        super()._handle_coordinator_update()
 
     @callback
     def _watch_clock(self) -> None:

@@ -40,6 +40,9 @@ async def async_setup_entry(
 class PrepaidSimRenewButton(PrepaidSimLineEntity, ButtonEntity):
     """Renew the line with its chosen package, through the renewal manager."""
 
+    # Its state is the last press; the line's presence is all it reads.
+    _ignores_usage = True
+
     @override
     async def async_press(self) -> None:
         """Renew once; errors reach the user translated."""

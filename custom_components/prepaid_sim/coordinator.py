@@ -20,7 +20,14 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_LINE_ID, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
 from .forecast import UsageHistory
 from .providers import ProviderSpec
-from .providers.base import AuthenticationError, Provider, ProviderError, RateLimitedError, Snapshot
+from .providers.base import (
+    AuthenticationError,
+    Line,
+    Provider,
+    ProviderError,
+    RateLimitedError,
+    Snapshot,
+)
 
 # How often the usage history is written.
 HISTORY_SAVE_DELAY = timedelta(minutes=5)
@@ -113,6 +120,8 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         # Counts the changes that reach the entities without a fetch (settings, receipts,
         # package lists): with the snapshot, it tells what a listener has already seen.
         self.local_revision = 0
+        # Lines whose last fetch changed only their usage figures: (before, after).
+        self._usage_moves: dict[str, tuple[Line, Line]] = {}
         self.history = UsageHistory()
         self._history_store = usage_store(hass, entry.entry_id)
         self._history_save_due: datetime | None = None
@@ -174,12 +183,23 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         previous: Snapshot | None = self.data  # None before the first refresh
         if previous is None:
             return snapshot
-        lines = {
-            line_id: old if (old := previous.lines.get(line_id)) == line else line
-            for line_id, line in snapshot.lines.items()
-        }
+        lines: dict[str, Line] = {}
+        self._usage_moves = {}
+        for line_id, line in snapshot.lines.items():
+            old = previous.lines.get(line_id)
+            if old == line:
+                lines[line_id] = old
+                continue
+            lines[line_id] = line
+            if old is not None and line.differs_only_in_usage(old):
+                self._usage_moves[line_id] = (old, line)
         wallet = previous.wallet if previous.wallet == snapshot.wallet else snapshot.wallet
         return replace(snapshot, lines=lines, wallet=wallet)
+
+    def moved_only_usage(self, line_id: str, before: Line | None, after: Line | None) -> bool:
+        """Return True when the last fetch turned ``before`` into ``after`` by usage alone."""
+        move = self._usage_moves.get(line_id)
+        return move is not None and move[0] is before and move[1] is after
 
     def _record_usage(self, snapshot: Snapshot, tracked: Iterable[str]) -> None:
         """Add this snapshot's readings to the usage history and save it soon."""

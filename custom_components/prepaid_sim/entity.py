@@ -45,6 +45,9 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     # What that was made from: the line and wallet objects, the coordinator's local
     # revision and whether the account was read.
     _shown_from: tuple[Any, ...] | None = None
+    # True for entities whose state never depends on the line's usage figures
+    # (providers.base.LINE_USAGE_FIELDS): a read in which only those moved skips them.
+    _ignores_usage: bool = False
 
     def __init__(
         self,
@@ -55,6 +58,8 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         """Bind the entity to its line and describe the line's device."""
         super().__init__(coordinator)
         self.entity_description = description
+        # Sensor and binary sensor descriptions say it per entity; the others set it.
+        self._ignores_usage = getattr(description, "ignores_usage", self._ignores_usage)
         self.line_id: str = subentry.data[CONF_LINE_ID]
         self.subentry_id = subentry.subentry_id
         entry = coordinator.config_entry
@@ -78,6 +83,9 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     def settings(self) -> LineSettings:
         """Return the line's current settings."""
         return self.coordinator.config_entry.runtime_data.renewals.settings(self.line_id)
+
+    def _inputs_changed(self) -> None:
+        """React to new inputs before the state is compared (for subclasses)."""
 
     def _shown_line(self) -> Line | None:
         """Return the line when the entity is available on its account's data, else None.
@@ -113,18 +121,23 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         # revision: the same inputs show the same. Values that follow the clock alone
         # (the forecast) move with the line's next reading.
         if (seen := self._shown_from) is not None and (
-            seen[0] is line
-            and seen[1] is data.wallet
+            seen[1] is data.wallet
             and seen[2] == coordinator.local_revision
             and seen[3] == coordinator.last_update_success
         ):
-            return
+            if seen[0] is line:
+                return
+            if self._ignores_usage and coordinator.moved_only_usage(self.line_id, seen[0], line):
+                # Only the usage figures moved, which this entity does not show.
+                self._shown_from = (line, *seen[1:])
+                return
         self._shown_from = (
             line,
             data.wallet,
             coordinator.local_revision,
             coordinator.last_update_success,
         )
+        self._inputs_changed()
         shows = self._shows()
         if shows == self._shown:
             return

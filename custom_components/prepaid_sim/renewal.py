@@ -145,6 +145,8 @@ class RenewalManager:
         self._records: list[RenewalRecord] = []
         self._catalogue: dict[str, list[Package]] = {}
         self._settings: dict[str, tuple[str, Mapping[str, Any], LineSettings]] = {}
+        # Per line: the package list, preferred and current package ids, and the default.
+        self._defaults: dict[str, tuple[list[Package], str | None, str | None, Package | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._timers: dict[str, CALLBACK_TYPE] = {}
 
@@ -210,11 +212,23 @@ class RenewalManager:
             if line_id in tracked_line_ids(self.entry)
             else None
         )
-        for package_id in (wanted, line.package_id if line else None):
-            for package in packages:
-                if package.package_id == package_id:
-                    return package
-        return min(packages, key=lambda package: package.price.amount, default=None)
+        current = line.package_id if line else None
+        # Asked per line on every refresh (repairs, the select): the answer changes only
+        # with the package list, the preferred or the current package.
+        cached = self._defaults.get(line_id)
+        if cached is not None and cached[0] is packages and cached[1:3] == (wanted, current):
+            return cached[3]
+        chosen = next(
+            (
+                package
+                for package_id in (wanted, current)
+                for package in packages
+                if package.package_id == package_id
+            ),
+            None,
+        ) or min(packages, key=lambda package: package.price.amount, default=None)
+        self._defaults[line_id] = (packages, wanted, current, chosen)
+        return chosen
 
     async def async_renew(
         self,

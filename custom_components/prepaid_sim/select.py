@@ -44,6 +44,9 @@ async def async_setup_entry(
 class PrepaidSimPackageSelect(PrepaidSimLineEntity, SelectEntity):
     """Choose the package that renewals of this line buy."""
 
+    # The packages, the settings and the line's current package decide the option.
+    _ignores_usage = True
+
     @property
     def _packages(self) -> list[Package]:
         """Return the line's packages as last read."""

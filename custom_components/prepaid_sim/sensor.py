@@ -68,12 +68,16 @@ class PrepaidSimSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[Line, PrepaidSimCoordinator], StateType | datetime | Decimal]
     unit_fn: Callable[[Line, PrepaidSimCoordinator], str | None] | None = None
     attrs_fn: Callable[[Line, PrepaidSimCoordinator], dict[str, Any]] | None = None
+    # True when no function above reads the line's usage figures (see entity.py).
+    ignores_usage: bool = False
 
 
 def _data_size(
     key: str,
     value_fn: Callable[[Line, PrepaidSimCoordinator], StateType],
     state_class: SensorStateClass | None = None,
+    *,
+    ignores_usage: bool = False,
 ) -> PrepaidSimSensorEntityDescription:
     """Describe a data-size sensor: bytes natively, shown in binary gigabytes."""
     return PrepaidSimSensorEntityDescription(
@@ -86,6 +90,7 @@ def _data_size(
         suggested_unit_of_measurement=UnitOfInformation.GIBIBYTES,
         suggested_display_precision=2,
         value_fn=value_fn,
+        ignores_usage=ignores_usage,
     )
 
 
@@ -97,7 +102,7 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
     _data_size(
         "data_used", lambda line, _: line.data_used_bytes, SensorStateClass.TOTAL_INCREASING
     ),
-    _data_size("data_total", lambda line, _: line.data_total_bytes),
+    _data_size("data_total", lambda line, _: line.data_total_bytes, ignores_usage=True),
     PrepaidSimSensorEntityDescription(
         key="balance",
         translation_key="balance",
@@ -109,12 +114,14 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         unit_fn=lambda line, coordinator: (
             money.currency if (money := _balance(line, coordinator)) else None
         ),
+        ignores_usage=True,
     ),
     PrepaidSimSensorEntityDescription(
         key="plan_expiry",
         translation_key="plan_expiry",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda line, _: line.expires_at,
+        ignores_usage=True,
     ),
     PrepaidSimSensorEntityDescription(
         key="status",
@@ -122,6 +129,7 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in LineStatus],
         value_fn=lambda line, _: line.status.value,
+        ignores_usage=True,
     ),
     PrepaidSimSensorEntityDescription(
         key="data_runs_out",
@@ -143,6 +151,7 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=_last_renewal,
         attrs_fn=_last_renewal_receipt,
+        ignores_usage=True,
     ),
 )
 

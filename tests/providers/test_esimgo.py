@@ -668,6 +668,8 @@ def _http_date(when: datetime) -> str:
         ("inf", None, None),
         ("nan", None, None),
     ],
+    # Stable ids: the dates change with the clock, and xdist workers must agree.
+    ids=["absent", "http-date-gmt", "http-date-no-zone", "word", "inf", "nan"],
 )
 async def test_retry_after_forms(
     emulator: EsimGoEmulator, retry_after: str | None, low: float | None, high: float | None

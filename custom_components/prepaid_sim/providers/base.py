@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 
@@ -90,6 +91,22 @@ class Line:
     phone_number: str | None = None
     # When the provider last measured usage (usage often lags).
     usage_updated_at: datetime | None = None
+
+    def differs_only_in_usage(self, other: Line) -> bool:
+        """Return True when ``other`` reads the same apart from the usage figures.
+
+        The commonest change between two reads: data flowed, nothing else happened.
+        """
+        return _all_but_usage(self) == _all_but_usage(other)
+
+
+# The usage figures of a Line, which move with every read of a line in use.
+LINE_USAGE_FIELDS: frozenset[str] = frozenset(
+    {"data_used_bytes", "data_remaining_bytes", "usage_updated_at"}
+)
+_all_but_usage = attrgetter(
+    *(item.name for item in fields(Line) if item.name not in LINE_USAGE_FIELDS)
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
