@@ -2,8 +2,8 @@
 
 The emulator runs out of the measured process so that its CPU time (building and encoding
 answers) never counts against Home Assistant. The control server, on another loopback port,
-lets the benchmark read request counts, change every line's usage and switch the emulator's
-rate limit; its own requests are not counted.
+lets the benchmark read request counts, change the usage of every line or of a share of them
+and switch the emulator's rate limit; its own requests are not counted.
 
 Prints one JSON line (``base_url``, ``control_url``, ``line_ids``) when ready, then serves
 until stdin closes.
@@ -15,6 +15,7 @@ import argparse
 import asyncio
 from collections import Counter
 import json
+import math
 from pathlib import Path
 import sys
 from typing import Any
@@ -35,6 +36,8 @@ class Controlled:
     def __init__(self, provider: str, lines: int, rate_limit: int | None) -> None:
         """Create and seed the emulator; ``rate_limit`` None turns its 429s off."""
         self.provider = provider
+        # Where the next partial bump starts.
+        self._bump_from = 0
         if provider == "esimaccess":
             self.esimaccess = EsimAccessEmulator(rate_limit=rate_limit)
             self.esimaccess.seed(lines)
@@ -61,15 +64,26 @@ class Controlled:
         by_endpoint = Counter(_endpoint(path) for path in paths)
         return {"requests": len(paths), "throttled": throttled, "by_endpoint": by_endpoint}
 
-    def bump(self) -> None:
-        """Change every line's reading (1 MiB more used), as a busy fleet does between reads."""
-        if self.provider == "esimaccess":
-            for esim in self.esimaccess.esims.values():
+    def bump(self, share: float = 1.0) -> None:
+        """Add 1 MiB to the usage of ``share`` of the lines (at least one), as data flows.
+
+        A partial bump takes the next lines in turn, so successive refreshes see different
+        lines change, as a fleet whose devices take turns being online does.
+        """
+        esims: list[Any] = list(
+            self.esimaccess.esims.values()
+            if self.provider == "esimaccess"
+            else self.esimgo.esims.values()
+        )
+        count = len(esims) if share >= 1 else max(1, math.ceil(len(esims) * share))
+        for index in range(self._bump_from, self._bump_from + count):
+            esim = esims[index % len(esims)]
+            if self.provider == "esimaccess":
                 esim.order_usage += MIB
-        else:
-            for esim in self.esimgo.esims.values():
+            else:
                 for assignment in esim.assignments:
                     assignment.remaining_bytes = max(assignment.remaining_bytes - MIB, 0)
+        self._bump_from = (self._bump_from + count) % len(esims)
 
     def set_rate_limit(self, value: int | None) -> None:
         """Turn the emulator's own 429 limit on (a number per second) or off (None)."""
@@ -102,8 +116,9 @@ async def _serve(args: argparse.Namespace) -> None:
     async def stats(_request: web.Request) -> web.Response:
         return web.json_response(controlled.stats())
 
-    async def bump(_request: web.Request) -> web.Response:
-        controlled.bump()
+    async def bump(request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        controlled.bump(float(body.get("share", 1.0)))
         return web.json_response({})
 
     async def rate_limit(request: web.Request) -> web.Response:

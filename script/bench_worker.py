@@ -88,6 +88,10 @@ KEYS = ("data_remaining", "data_used", "data_total", "plan_expiry", "status", "b
 # Far beyond any test: the timers never refresh on their own while we measure.
 SCAN_INTERVAL = 1800
 UNLIMITED = 10**9
+# The share of lines whose usage moves in the "some changed" scenario: the lines in use.
+SOME_CHANGED = 0.1
+# The timed scenarios: the share of lines changed before each refresh.
+SCENARIOS = {"unchanged": 0.0, "some_changed": SOME_CHANGED, "changed": 1.0}
 _STATUS_MAP = (
     "{'IN_USE': 'active', 'USED_UP': 'depleted', 'USED_EXPIRED': 'expired',"
     " 'UNUSED_EXPIRED': 'expired', 'CANCEL': 'suspended', 'REVOKED': 'suspended',"
@@ -247,9 +251,9 @@ class Emulator:
         """Return how many API requests the emulator received so far."""
         return int((await self.stats())["requests"])
 
-    async def bump(self) -> None:
-        """Make every line's usage grow."""
-        async with self.session.post(f"{self.control_url}/bump") as response:
+    async def bump(self, share: float) -> None:
+        """Make the usage of ``share`` of the lines grow (1.0: every line)."""
+        async with self.session.post(f"{self.control_url}/bump", json={"share": share}) as response:
             await response.read()
 
     async def rate_limit(self, value: int | None) -> None:
@@ -556,13 +560,16 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 async def timed_cycles(
-    setup: Setup, emulator: Emulator, cycles: int, *, change: bool
+    setup: Setup, emulator: Emulator, cycles: int, *, change: float
 ) -> dict[str, Any]:
-    """Force ``cycles`` refreshes; CPU (process_time) and wall time of each, and requests."""
+    """Force ``cycles`` refreshes, ``change`` of the lines changed before each (0: none).
+
+    Returns the CPU (process_time) and wall time of each, and the requests.
+    """
     cpu, wall, requests = [], [], []
     for _ in range(cycles):
         if change:
-            await emulator.bump()
+            await emulator.bump(change)
         before = await emulator.requests()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         await setup.refresh()
@@ -573,12 +580,12 @@ async def timed_cycles(
 
 
 async def count_writes(
-    hass: HomeAssistant, setup: Setup, emulator: Emulator, *, change: bool
+    hass: HomeAssistant, setup: Setup, emulator: Emulator, *, change: float
 ) -> dict[str, int]:
     """Count state_changed and state_reported events of one forced refresh."""
     counters = Counters()
     if change:
-        await emulator.bump()
+        await emulator.bump(change)
     unsubscribe = [
         hass.bus.async_listen(EVENT_STATE_CHANGED, counters.on_changed),
         hass.bus.async_listen(
@@ -659,8 +666,11 @@ async def main_pass(
         # One full collection here; during the timed cycles the collector runs as it would.
         gc.collect()
         result["rss_delta"] = rss_bytes() - rss0
-        result["writes_unchanged"] = await count_writes(hass, setup, emulator, change=False)
-        result["writes_changed"] = await count_writes(hass, setup, emulator, change=True)
+        result["writes_unchanged"] = await count_writes(hass, setup, emulator, change=0)
+        result["writes_some_changed"] = await count_writes(
+            hass, setup, emulator, change=SOME_CHANGED
+        )
+        result["writes_changed"] = await count_writes(hass, setup, emulator, change=1)
         before = await emulator.stats()
         await setup.refresh()
         after = await emulator.stats()
@@ -669,15 +679,19 @@ async def main_pass(
             for key, count in after["by_endpoint"].items()
             if count - before["by_endpoint"].get(key, 0)
         }
-        result["unchanged"] = await timed_cycles(setup, emulator, args.cycles, change=False)
-        result["changed"] = await timed_cycles(setup, emulator, args.cycles, change=True)
+        for scenario, change in SCENARIOS.items():
+            result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
         if args.profile:
             result["profile"] = {}
-            for label, change in (("changed", True), ("unchanged", False)):
+            for label, change in (
+                ("changed", 1.0),
+                ("some_changed", SOME_CHANGED),
+                ("unchanged", 0.0),
+            ):
                 profile = cProfile.Profile()
                 for _ in range(args.profile):
                     if change:
-                        await emulator.bump()
+                        await emulator.bump(change)
                     profile.enable()
                     await setup.refresh()
                     profile.disable()
@@ -686,6 +700,26 @@ async def main_pass(
                     "tottime": profile_text(profile, "tottime"),
                     "cumulative": profile_text(profile, "cumulative"),
                 }
+    return result
+
+
+async def cpu_pass(
+    args: argparse.Namespace, cfg: dict[str, Any], emulator: Emulator
+) -> dict[str, Any]:
+    """Only the timed refreshes of the main pass, in another process (see bench.py)."""
+    result: dict[str, Any] = {}
+    await emulator.rate_limit(None)
+    async with running_hass() as hass:
+        if args.side.startswith("ours"):
+            limiter, _ = limiter_for(args.side, cfg["base_url"])
+            set_limiter(limiter, UNLIMITED)
+        setup = await set_up(hass, args.side, cfg["base_url"], cfg["line_ids"])
+        await setup.background()
+        await setup.refresh()
+        await setup.refresh()
+        gc.collect()
+        for scenario, change in SCENARIOS.items():
+            result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
     return result
 
 
@@ -792,7 +826,12 @@ async def run(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
         emulator = Emulator(session, cfg["control_url"])
         result["detector_armed"] = self_test_detector()
         for name in args.passes.split(","):
-            pass_fn = {"main": main_pass, "limits": limits_pass, "memory": memory_pass}[name]
+            pass_fn = {
+                "main": main_pass,
+                "cpu": cpu_pass,
+                "limits": limits_pass,
+                "memory": memory_pass,
+            }[name]
             first = len(CAPTURE.records)
             result[name] = await pass_fn(args, cfg, emulator)
             result[name]["log"] = CAPTURE.summary(first)
