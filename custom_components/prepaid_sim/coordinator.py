@@ -218,6 +218,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
     def _report_missing_lines(self, snapshot: Snapshot, line_ids: Mapping[str, str]) -> None:
         """Raise a repair issue for each tracked line the provider no longer returns."""
         entry = self.config_entry
+        raised = ir.async_get(self.hass).issues
         for line_id, subentry_id in line_ids.items():
             issue_id = missing_line_issue_id(entry.entry_id, line_id)
             if line_id in snapshot.missing_line_ids:
@@ -234,5 +235,6 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                     },
                     data={"entry_id": entry.entry_id, "subentry_id": subentry_id},
                 )
-            else:
+            elif (DOMAIN, issue_id) in raised:
+                # Looked up first: most lines have no issue, and this runs every refresh.
                 ir.async_delete_issue(self.hass, DOMAIN, issue_id)

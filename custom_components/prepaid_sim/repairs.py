@@ -43,6 +43,8 @@ def async_update_issues(
     """Raise or clear the account's issues from a snapshot."""
     data = entry.runtime_data
     now = dt_util.utcnow()
+    # Most lines raise nothing: look before deleting (this runs per line on every refresh).
+    raised = ir.async_get(hass).issues
     wallet_short: list[str] = []
     for line_id, subentry_id in tracked_line_ids(entry).items():
         line = snapshot.lines.get(line_id)
@@ -61,7 +63,7 @@ def async_update_issues(
                 translation_placeholders={"line": title, "days": str(days_left(line, now))},
                 data={"kind": FIX_RENEW, "entry_id": entry.entry_id, "line_id": line_id},
             )
-        else:
+        elif (DOMAIN, issue_id) in raised:
             ir.async_delete_issue(hass, DOMAIN, issue_id)
         packages = data.renewals.cached_packages(line_id)
         package = data.renewals.default_package(line_id, packages) if packages else None

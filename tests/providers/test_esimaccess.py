@@ -851,6 +851,17 @@ def _http_date(when: datetime) -> str:
         ("inf", None, None),
         ("nan", None, None),
     ],
+    # Stable ids: the dates change with the clock, and xdist workers must agree.
+    ids=[
+        "absent",
+        "seconds",
+        "http-date-gmt",
+        "http-date-no-zone",
+        "http-date-past",
+        "word",
+        "inf",
+        "nan",
+    ],
 )
 async def test_retry_after_forms(
     emulator: EsimAccessEmulator, header: str | None, low: float | None, high: float | None
@@ -1042,5 +1053,9 @@ async def test_unchanged_records_reuse_their_lines_until_expiry(
         # Two hours on, the provider still sends the very same records.
         freezer.tick(timedelta(hours=2))
         second = await provider.async_fetch(ids)
+        freezer.tick(timedelta(minutes=30))
+        third = await provider.async_fetch(ids)
     assert second.lines[steady.esim_tran_no] is first.lines[steady.esim_tran_no]
     assert second.lines[ending.esim_tran_no].status is LineStatus.EXPIRED
+    # Read after its expiry, the expired line stays as read: past is past.
+    assert third.lines[ending.esim_tran_no] is second.lines[ending.esim_tran_no]

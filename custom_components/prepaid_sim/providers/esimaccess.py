@@ -425,8 +425,8 @@ class EsimAccessProvider(Provider):
         # Last record seen per esimTranNo: the ICCID for package/list and a baseline for
         # reconciling a lost top-up answer.
         self._records: dict[str, JsonObject] = {}
-        # The last record and the line read from it, per tracked eSIM.
-        self._parsed: dict[str, tuple[JsonObject, Line]] = {}
+        # The last record, the line read from it and when, per tracked eSIM.
+        self._parsed: dict[str, tuple[JsonObject, Line, datetime]] = {}
         self._pending: dict[str, _PendingTopup] = {}
 
     # --- transport ------------------------------------------------------------------
@@ -633,16 +633,16 @@ class EsimAccessProvider(Provider):
         lines: dict[str, Line] = {}
         unreadable: set[str] = set()
         now = datetime.now(UTC)
-        parsed: dict[str, tuple[JsonObject, Line]] = {}
+        parsed: dict[str, tuple[JsonObject, Line, datetime]] = {}
         for line_id in line_ids:
             record = by_id[line_id]
             # Usage changes every 2-3 hours at most: an unchanged record gives the same line
-            # (a C-level dict comparison), unless its expiry has passed since (the status
-            # depends on the clock).
+            # (a C-level dict comparison), unless its expiry has passed since it was parsed
+            # (the status depends on the clock; once past, it stays past).
             earlier = self._parsed.get(line_id)
             if earlier is not None and earlier[0] == record:
                 expires = earlier[1].expires_at
-                if expires is None or expires > now:
+                if expires is None or expires > now or expires <= earlier[2]:
                     lines[line_id] = earlier[1]
                     parsed[line_id] = earlier
                     continue
@@ -651,7 +651,7 @@ class EsimAccessProvider(Provider):
             except _MalformedError:
                 unreadable.add(line_id)
             else:
-                parsed[line_id] = (record, lines[line_id])
+                parsed[line_id] = (record, lines[line_id], now)
         self._parsed = parsed
         return lines, unreadable
 
