@@ -135,11 +135,17 @@ def repeat_cpu(
         if not more or not main:
             continue
         for scenario in SCENARIOS:
-            cpu = main[scenario]["cpu"]
-            medians = [cpu["median"], *(m[scenario]["cpu"]["median"] for m in more)]
-            cpu["first_process_median"] = cpu["median"]
-            cpu["process_medians"] = medians
-            cpu["median"] = statistics.median(medians)
+            _combine(main[scenario]["cpu"], [m[scenario]["cpu"] for m in more])
+        for label in main.get("floor", {}):
+            _combine(main["floor"][label], [m["floor"][label] for m in more if "floor" in m])
+
+
+def _combine(first: dict[str, Any], others: list[dict[str, Any]]) -> None:
+    """Make ``first``'s median the median of its own and the other processes' medians."""
+    medians = [first["median"], *(other["median"] for other in others)]
+    first["first_process_median"] = first["median"]
+    first["process_medians"] = medians
+    first["median"] = statistics.median(medians)
 
 
 def cycles_for(side: str, lines: int, base: int) -> int:

@@ -50,6 +50,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import ThreadedResolver
+import orjson
 
 from homeassistant.const import (
     EVENT_STATE_CHANGED,
@@ -681,6 +682,8 @@ async def main_pass(
         }
         for scenario, change in SCENARIOS.items():
             result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
+        if args.side == "ours":
+            result["floor"] = await transport_floor(hass, len(line_ids), args.cycles)
         if args.profile:
             result["profile"] = {}
             for label, change in (
@@ -703,6 +706,38 @@ async def main_pass(
     return result
 
 
+async def transport_floor(hass: HomeAssistant, lines: int, cycles: int) -> dict[str, Any]:
+    """CPU of a refresh's HTTP exchanges alone, then with the JSON parse: any reader's floor.
+
+    The same requests our client makes (balance/query and every esim/query page), through
+    its own transport and session, with nothing done to the answers, then parsed by orjson
+    as the rest integration does. No reader of this API can refresh for less.
+    """
+    provider = hass.config_entries.async_entries(DOMAIN)[0].runtime_data.provider
+    assert isinstance(provider, esimaccess.EsimAccessProvider)
+    pages = max(1, math.ceil(lines / PAGE_SIZE))
+
+    async def exchange_all() -> list[bytes]:
+        replies = await asyncio.gather(
+            provider._exchange("balance/query", {}),  # noqa: SLF001
+            *(provider._exchange("esim/query", _page_payload(n)) for n in range(1, pages + 1)),  # noqa: SLF001
+        )
+        return [reply.body for reply in replies]
+
+    result: dict[str, Any] = {}
+    for label, parse in (("exchange", False), ("exchange_parse", True)):
+        cpu = []
+        for _ in range(cycles):
+            started = time.process_time()
+            bodies = await exchange_all()
+            if parse:
+                for body in bodies:
+                    orjson.loads(body)
+            cpu.append(time.process_time() - started)
+        result[label] = _summary(cpu)
+    return result
+
+
 async def cpu_pass(
     args: argparse.Namespace, cfg: dict[str, Any], emulator: Emulator
 ) -> dict[str, Any]:
@@ -720,6 +755,8 @@ async def cpu_pass(
         gc.collect()
         for scenario, change in SCENARIOS.items():
             result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
+        if args.side == "ours":
+            result["floor"] = await transport_floor(hass, len(cfg["line_ids"]), args.cycles)
     return result
 
 
