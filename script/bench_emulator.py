@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
+from decimal import Decimal
 import json
 import math
 from pathlib import Path
@@ -24,8 +25,10 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.emulators.airalo import AiraloEmulator
 from tests.emulators.esimaccess import MIB, EsimAccessEmulator
 from tests.emulators.esimgo import EsimGoEmulator, seed as seed_esimgo
+from tests.emulators.onence import OnenceEmulator
 
 HOST = "127.0.0.1"
 
@@ -38,29 +41,44 @@ class Controlled:
         self.provider = provider
         # Where the next partial bump starts.
         self._bump_from = 0
+        self.emulator: EsimAccessEmulator | EsimGoEmulator | AiraloEmulator | OnenceEmulator
         if provider == "esimaccess":
-            self.esimaccess = EsimAccessEmulator(rate_limit=rate_limit)
-            self.esimaccess.seed(lines)
-            self.emulator: EsimAccessEmulator | EsimGoEmulator = self.esimaccess
+            self.emulator = EsimAccessEmulator(rate_limit=rate_limit)
+            self.emulator.seed(lines)
+        elif provider == "esimgo":
+            self.emulator = EsimGoEmulator(
+                rate_limit=_esimgo_limit(rate_limit), balance="1000000.00"
+            )
+            seed_esimgo(self.emulator, lines)
+        elif provider == "airalo":
+            # The client keeps to Airalo's 15 minutes per eSIM on its own (simulated) clock;
+            # the emulator's per-eSIM limit runs on real time, so it is off here.
+            self.emulator = AiraloEmulator(
+                rate_limit=rate_limit, usage_interval=None, balance="1000000.00"
+            )
+            self.emulator.seed(lines)
         else:
-            self.esimgo = EsimGoEmulator(rate_limit=_esimgo_limit(rate_limit), balance="1000000.00")
-            seed_esimgo(self.esimgo, lines)
-            self.emulator = self.esimgo
+            self.emulator = OnenceEmulator(sims_rate_limit=rate_limit)
+            self.emulator.seed(lines)
 
     def line_ids(self) -> list[str]:
         """Return the provider's id of every line, in seeding order."""
-        if self.provider == "esimaccess":
-            return list(self.esimaccess.esims)
-        return list(self.esimgo.esims)
+        if isinstance(self.emulator, AiraloEmulator | OnenceEmulator):
+            return list(self.emulator.sims)
+        return list(self.emulator.esims)
 
     def stats(self) -> dict[str, Any]:
         """Return the requests received so far, in total and per endpoint."""
-        if self.provider == "esimaccess":
-            paths = list(self.esimaccess.request_log)
-            throttled = self.esimaccess.throttled
+        emulator = self.emulator
+        if isinstance(emulator, EsimAccessEmulator):
+            paths = list(emulator.request_log)
+            throttled = emulator.throttled
+        elif isinstance(emulator, EsimGoEmulator):
+            paths = [record.path for record in emulator.request_log]
+            throttled = emulator.rate_limited_count
         else:
-            paths = [record.path for record in self.esimgo.request_log]
-            throttled = self.esimgo.rate_limited_count
+            paths = [record.path for record in emulator.request_log]
+            throttled = emulator.throttled
         by_endpoint = Counter(_endpoint(path) for path in paths)
         return {"requests": len(paths), "throttled": throttled, "by_endpoint": by_endpoint}
 
@@ -70,27 +88,37 @@ class Controlled:
         A partial bump takes the next lines in turn, so successive refreshes see different
         lines change, as a fleet whose devices take turns being online does.
         """
-        esims: list[Any] = list(
-            self.esimaccess.esims.values()
-            if self.provider == "esimaccess"
-            else self.esimgo.esims.values()
+        emulator = self.emulator
+        items: list[Any] = list(
+            emulator.sims.values()
+            if isinstance(emulator, AiraloEmulator | OnenceEmulator)
+            else emulator.esims.values()
         )
-        count = len(esims) if share >= 1 else max(1, math.ceil(len(esims) * share))
+        count = len(items) if share >= 1 else max(1, math.ceil(len(items) * share))
         for index in range(self._bump_from, self._bump_from + count):
-            esim = esims[index % len(esims)]
-            if self.provider == "esimaccess":
-                esim.order_usage += MIB
-            else:
-                for assignment in esim.assignments:
+            item = items[index % len(items)]
+            if isinstance(emulator, EsimAccessEmulator):
+                item.order_usage += MIB
+            elif isinstance(emulator, EsimGoEmulator):
+                for assignment in item.assignments:
                     assignment.remaining_bytes = max(assignment.remaining_bytes - MIB, 0)
-        self._bump_from = (self._bump_from + count) % len(esims)
+            elif isinstance(emulator, AiraloEmulator):
+                # Airalo counts in MB; unlimited plans report 0/0 and do not move.
+                if not item.unlimited:
+                    item.remaining_mb = max(item.remaining_mb - 1, Decimal(0))
+            else:
+                item.volume_mb -= 1
+        self._bump_from = (self._bump_from + count) % len(items)
 
     def set_rate_limit(self, value: int | None) -> None:
         """Turn the emulator's own 429 limit on (a number per second) or off (None)."""
-        if self.provider == "esimaccess":
-            self.esimaccess.rate_limit = value
+        emulator = self.emulator
+        if isinstance(emulator, EsimAccessEmulator | AiraloEmulator):
+            emulator.rate_limit = value
+        elif isinstance(emulator, EsimGoEmulator):
+            emulator.rate_limit = _esimgo_limit(value)
         else:
-            self.esimgo.rate_limit = _esimgo_limit(value)
+            emulator.sims_rate_limit = value
 
 
 def _esimgo_limit(value: int | None) -> int:
@@ -104,7 +132,9 @@ def _esimgo_limit(value: int | None) -> int:
 
 def _endpoint(path: str) -> str:
     """Group request paths: ``/api/v1/open/esim/query`` -> ``esim/query``; ICCIDs -> ``*``."""
-    path = path.removeprefix("/api/v1/open/").removeprefix("/v2.4").strip("/")
+    for prefix in ("/api/v1/open/", "/v2.4", "/v2/", "/management-api/"):
+        path = path.removeprefix(prefix)
+    path = path.strip("/")
     return "/".join("*" if part.isdigit() and len(part) > 8 else part for part in path.split("/"))
 
 
@@ -154,7 +184,9 @@ async def _serve(args: argparse.Namespace) -> None:
 def main() -> None:
     """Parse the command line and serve."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--provider", choices=("esimaccess", "esimgo"), default="esimaccess")
+    parser.add_argument(
+        "--provider", choices=("esimaccess", "esimgo", "airalo", "onence"), default="esimaccess"
+    )
     parser.add_argument("--lines", type=int, required=True)
     parser.add_argument(
         "--rate-limit", type=int, default=0, help="requests per second; 0 turns the 429s off"

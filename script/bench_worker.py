@@ -13,8 +13,9 @@ Sides (``--side``):
 ``rest_single_rest``
     (b2, other form) the same page resources, with the six sensors of each line directly
     under the page resource that holds the line, picking it out of ``value_json``.
-``ours_esimgo``
-    Prepaid SIM with an eSIM Go account tracking every line.
+``ours_esimgo``, ``ours_airalo``, ``ours_onence``
+    Prepaid SIM with an eSIM Go, Airalo or 1NCE account tracking every line (Airalo's
+    client on a simulated clock that moves 5 minutes per refresh).
 
 Passes, each in a fresh Home Assistant instance: ``main`` (emulator 429s off, client
 limiter bypassed: setup, requests, CPU, state writes, profile), ``limits`` (the emulator's
@@ -78,11 +79,13 @@ from custom_components.prepaid_sim.const import (  # noqa: E402
     DOMAIN,
     SUBENTRY_TYPE_LINE,
 )
-from custom_components.prepaid_sim.providers import esimaccess, esimgo  # noqa: E402
+from custom_components.prepaid_sim.providers import airalo, esimaccess, esimgo, onence, shared  # noqa: E402
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter, shared_rate_limiter  # noqa: E402
 
 ACCESS_CODE = "test-access-code"
 ESIMGO_KEY = "esimgo-test-key"
+AIRALO_CLIENT = ("airalo-test-client", "airalo-test-secret")
+ONENCE_CLIENT = ("1nce-api-user", "1nce-api-password")
 PAGE_SIZE = 500
 # The six values both sides give every line.
 KEYS = ("data_remaining", "data_used", "data_total", "plan_expiry", "status", "balance")
@@ -160,7 +163,12 @@ aiohttp_client._async_make_resolver = _plain_resolver  # type: ignore[assignment
 
 @contextlib.asynccontextmanager
 async def running_hass() -> AsyncIterator[HomeAssistant]:
-    """Start a Home Assistant (as the pytest harness builds it) in a fresh config dir."""
+    """Start a Home Assistant (as the pytest harness builds it) in a fresh config dir.
+
+    Nothing the clients share within the event loop (limiters, Airalo's cached readings)
+    survives from an earlier pass: each pass starts like a fresh Home Assistant process.
+    """
+    shared._objects.pop(asyncio.get_running_loop(), None)  # noqa: SLF001
     config_dir = await asyncio.to_thread(tempfile.mkdtemp, prefix="bench-ha-")
     try:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
@@ -200,15 +208,19 @@ class Readiness:
             self.valued.setdefault(entity_id, now)
 
     def ready_after(self, hass: HomeAssistant, entity_ids: list[str]) -> float | None:
-        """Seconds until every entity had its value (final unknowns count once they exist)."""
+        """Seconds until every entity had its value.
+
+        Final unknowns count once they exist, and so do final unavailables (a line the
+        provider no longer returns, such as a recycled Airalo eSIM).
+        """
         times = []
         for entity_id in entity_ids:
             state = hass.states.get(entity_id)
-            if state is None or state.state == STATE_UNAVAILABLE:
+            if state is None:
                 return None
             moment = (
                 self.seen.get(entity_id)
-                if state.state == STATE_UNKNOWN
+                if state.state in (STATE_UNKNOWN, STATE_UNAVAILABLE)
                 else self.valued.get(entity_id)
             )
             if moment is None:
@@ -273,6 +285,18 @@ def rss_bytes() -> int:
 
 def limiter_for(side: str, base_url: str) -> tuple[RateLimiter, int]:
     """Return the client's shared limiter for the emulator and its shipped capacity."""
+    if side == "ours_airalo":
+        limiter = shared_rate_limiter(
+            f"airalo {base_url}", airalo.REQUESTS_PER_SECOND, period=airalo.RATE_WINDOW_SECONDS
+        )
+        return limiter, airalo.REQUESTS_PER_SECOND
+    if side == "ours_onence":
+        limiter = shared_rate_limiter(
+            f"onence {base_url} {ONENCE_CLIENT[0]}",
+            onence.SIMS_REQUESTS_PER_SECOND,
+            period=onence.SIMS_WINDOW_SECONDS,
+        )
+        return limiter, onence.SIMS_REQUESTS_PER_SECOND
     if side == "ours_esimgo":
         limiter = shared_rate_limiter(
             f"esimgo {base_url}", esimgo.RATE_LIMIT_PER_SECOND, period=esimgo.RATE_WINDOW_SECONDS
@@ -468,6 +492,16 @@ def ours_entry(side: str, base_url: str, line_ids: list[str]) -> MockConfigEntry
     if side == "ours_esimgo":
         data = {CONF_PROVIDER: "esimgo", "api_key": ESIMGO_KEY, CONF_BASE_URL: base_url}
         unique_id = "esimgo_bench"
+    elif side in ("ours_airalo", "ours_onence"):
+        provider = side.removeprefix("ours_")
+        client_id, secret = AIRALO_CLIENT if provider == "airalo" else ONENCE_CLIENT
+        data = {
+            CONF_PROVIDER: provider,
+            "client_id": client_id,
+            "client_secret": secret,
+            CONF_BASE_URL: base_url,
+        }
+        unique_id = f"{provider}_bench"
     else:
         data = {CONF_PROVIDER: "esimaccess", "access_code": ACCESS_CODE, CONF_BASE_URL: base_url}
         unique_id = f"esimaccess_{esimaccess._account_id(ACCESS_CODE)}"  # noqa: SLF001
@@ -488,6 +522,22 @@ def ours_entry(side: str, base_url: str, line_ids: list[str]) -> MockConfigEntry
     )
 
 
+class SimulatedClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self, start: float) -> None:
+        """Start at ``start`` seconds."""
+        self.now = start
+
+    def __call__(self) -> float:
+        """Return the current reading."""
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock on."""
+        self.now += seconds
+
+
 async def setup_ours(hass: HomeAssistant, side: str, base_url: str, line_ids: list[str]) -> Setup:
     """Set up the account; the entry's own setup is what we time."""
     entry = ours_entry(side, base_url, line_ids)
@@ -502,9 +552,23 @@ async def setup_ours(hass: HomeAssistant, side: str, base_url: str, line_ids: li
         if item.domain == "sensor" and any(item.unique_id.endswith(f"_{key}") for key in KEYS)
     ]
 
-    async def refresh() -> None:
-        await coordinator.async_refresh()
-        await hass.async_block_till_done()
+    if side == "ours_airalo":
+        # Airalo reads each eSIM's usage at most every 15 minutes, spread over the 5-minute
+        # refreshes: the client's clock moves one refresh interval per refresh, as it would
+        # between scheduled ones.
+        simulated = SimulatedClock(time.monotonic())
+        entry.runtime_data.provider._clock = simulated  # noqa: SLF001
+
+        async def refresh() -> None:
+            simulated.advance(airalo.UPDATE_INTERVAL.total_seconds())
+            await coordinator.async_refresh()
+            await hass.async_block_till_done()
+
+    else:
+
+        async def refresh() -> None:
+            await coordinator.async_refresh()
+            await hass.async_block_till_done()
 
     async def background() -> None:
         # The package lists of every line, read once after setup.
@@ -648,7 +712,14 @@ async def main_pass(
         if args.side.startswith("ours"):
             # The bypass only works if the client really uses the shared limiter we changed.
             provider = hass.config_entries.async_entries(DOMAIN)[0].runtime_data.provider
-            used = getattr(provider, "rate_limiter", None) or getattr(provider, "_limiter", None)
+            used = next(
+                (
+                    found
+                    for name in ("rate_limiter", "_limiter", "_sims_limiter")
+                    if (found := getattr(provider, name, None)) is not None
+                ),
+                None,
+            )
             result["limiter_bypassed"] = used is limiter
         result["values_s"] = readiness.ready_after(hass, setup.entity_ids)
         await setup.background()
