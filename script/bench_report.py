@@ -220,6 +220,12 @@ def _target_setup(access: dict[str, Any]) -> Rows:
             f"; only {entities} of {per_line * 1000} entities exist: Home Assistant caps "
             f"enabled entities per config entry at {ENTITY_CAP}"
         )
+    elif (enabled := get(run, "main", "entities_enabled")) is not None and enabled < entities:
+        detail += (
+            f"; all {entities} entities exist, {enabled} of them enabled (a large account "
+            f"enables each line's essential entities by default, under the cap of "
+            f"{ENTITY_CAP} per config entry)"
+        )
     fast = values is not None and limited is not None and max(values, limited) < 60
     return [["Setup of 1,000 lines in seconds", "met" if fast and not capped else "MISSED", detail]]
 
@@ -384,6 +390,9 @@ def _section_setup(results: Results) -> list[str]:
                 wanted = per_line * int(lines) // smallest
                 if main["entities"] < wanted:
                     entities = f"**{main['entities']} of {wanted}**"
+                enabled = main.get("entities_enabled")
+                if enabled is not None and enabled < main["entities"]:
+                    entities += f" ({enabled} enabled)"
             rows.append(
                 [
                     lines,

@@ -329,6 +329,8 @@ class Setup:
     background: Callable[[], Awaitable[None]]
     entities: int = 0
     resources: int = 0
+    # Of ``entities``, those enabled (None: all of them, as for the RESTful sides).
+    enabled: int | None = None
 
 
 def _rest_resource(
@@ -581,6 +583,10 @@ async def setup_ours(hass: HomeAssistant, side: str, base_url: str, line_ids: li
         background=background,
         entities=len(er.async_entries_for_config_entry(registry, entry.entry_id)),
         resources=1,
+        enabled=sum(
+            item.disabled_by is None
+            for item in er.async_entries_for_config_entry(registry, entry.entry_id)
+        ),
     )
 
 
@@ -727,6 +733,7 @@ async def main_pass(
         result["requests_setup_total"] = await emulator.requests() - requests0
         remove()
         result["entities"] = setup.entities
+        result["entities_enabled"] = setup.entities if setup.enabled is None else setup.enabled
         result["resources"] = setup.resources
         result["comparable_entities"] = len(setup.entity_ids)
         valued = _valued(hass, setup.entity_ids)

@@ -15,6 +15,12 @@ CONF_LINE_ID: Final = "line_id"
 
 SUBENTRY_TYPE_LINE: Final = "line"
 
+# Home Assistant enables at most 10,000 entities per config entry. A line has 13 enabled by
+# default, which would stop new lines at 770 in one account; an account tracking more than
+# this many lines enables only each line's essential entities by default (8: up to 1,250
+# lines) and creates the others disabled, for the user to enable where wanted.
+LARGE_ACCOUNT_LINES: Final = 700
+
 # Renewal defaults (see README "Renewal you can rely on").
 DEFAULT_REPEAT_WINDOW: Final = timedelta(minutes=10)
 

@@ -12,8 +12,8 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
-from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator
+from .const import CONF_LINE_ID, DOMAIN, LARGE_ACCOUNT_LINES, SUBENTRY_TYPE_LINE
+from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, tracked_line_ids
 from .providers.base import Line
 from .settings import LineSettings
 
@@ -29,6 +29,22 @@ def async_add_line_entities(
     for subentry_id, subentry in entry.subentries.items():
         if subentry.subentry_type == SUBENTRY_TYPE_LINE:
             async_add_entities(build(coordinator, subentry), config_subentry_id=subentry_id)
+
+
+# What every line shows by default in a large account (see LARGE_ACCOUNT_LINES): the
+# data, the plan's end, the balance and the two alerts.
+ESSENTIAL_KEYS: frozenset[str] = frozenset(
+    {
+        "data_remaining",
+        "data_used",
+        "data_total",
+        "plan_expiry",
+        "status",
+        "balance",
+        "low_data",
+        "expiring_soon",
+    }
+)
 
 
 def line_device_identifier(entry_unique_id: str | None, line_id: str) -> str:
@@ -58,6 +74,11 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         """Bind the entity to its line and describe the line's device."""
         super().__init__(coordinator)
         self.entity_description = description
+        if (
+            description.key not in ESSENTIAL_KEYS
+            and len(tracked_line_ids(coordinator.config_entry)) > LARGE_ACCOUNT_LINES
+        ):
+            self._attr_entity_registry_enabled_default = False
         # Sensor and binary sensor descriptions say it per entity; the others set it.
         self._ignores_usage = getattr(description, "ignores_usage", self._ignores_usage)
         self.line_id: str = subentry.data[CONF_LINE_ID]
