@@ -17,9 +17,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 
+from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
 from .test_button import press
+from .test_services import line_device
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -84,3 +86,15 @@ async def test_unavailable_until_packages_are_read(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
     assert hass.states.get("select.us_travel_renewal_package").state == STATE_UNAVAILABLE
+
+    # A later read (here the list_packages action) shows the list at once, no refresh.
+    demo_backend.catalogue_unavailable = False
+    await hass.services.async_call(
+        DOMAIN,
+        "list_packages",
+        {"device_id": line_device(hass, mock_config_entry, "us-travel")},
+        blocking=True,
+        return_response=True,
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("select.us_travel_renewal_package").state == "US 10 GB, 30 days"

@@ -176,8 +176,12 @@ class RenewalManager:
         """Return the line's newest record."""
         return next((r for r in reversed(self._records) if r.line_id == line_id), None)
 
-    async def async_list_packages(self, line_id: str) -> list[Package]:
-        """Return the line's packages fresh from the provider (and keep them for the UI)."""
+    async def async_list_packages(self, line_id: str, *, show: bool = True) -> list[Package]:
+        """Return the line's packages fresh from the provider (and keep them for the UI).
+
+        A list that differs from the one kept is shown at once (the select, the suggestion)
+        unless ``show`` is False, for a caller that reads many and shows them together.
+        """
         try:
             packages = await self.provider.async_list_packages(line_id)
         except ProviderError as err:
@@ -186,7 +190,10 @@ class RenewalManager:
                 translation_key="provider_error",
                 translation_placeholders={"error": str(err)},
             ) from err
+        previous = self._catalogue.get(line_id)
         self._catalogue[line_id] = packages
+        if show and packages != previous:
+            self.coordinator.async_local_update()
         return packages
 
     def cached_packages(self, line_id: str) -> list[Package] | None:
@@ -199,7 +206,7 @@ class RenewalManager:
             if line_id in self._catalogue:
                 continue
             try:
-                await self.async_list_packages(line_id)
+                await self.async_list_packages(line_id, show=False)
             except HomeAssistantError as err:
                 LOGGER.debug("Packages of %s not read: %s", line_id, err)
         self.coordinator.async_local_update()
