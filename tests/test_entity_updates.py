@@ -17,6 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.binary_sensor import BINARY_SENSORS
 from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.coordinator import LineContext
 from custom_components.prepaid_sim.providers.base import LINE_USAGE_FIELDS, LineStatus
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 from custom_components.prepaid_sim.sensor import SENSORS
@@ -201,3 +202,26 @@ async def test_entities_that_ignore_usage_do_not_read_it(
         "low_data",
     }
     assert checked == 7
+
+
+async def test_a_failing_entity_does_not_stop_the_others(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An error in one line listener is logged; the rest of the lines still update."""
+    coordinator = init_integration.runtime_data.coordinator
+
+    def broken() -> None:
+        raise RuntimeError("broken listener")
+
+    remove = coordinator.async_add_listener(broken, LineContext("us-travel"))
+    used_before = hass.states.get("sensor.camera_iot_data_used").state
+
+    await _poll(hass, freezer)
+
+    assert "Error updating an entity of line us-travel" in caplog.text
+    assert hass.states.get("sensor.camera_iot_data_used").state != used_before
+    remove()

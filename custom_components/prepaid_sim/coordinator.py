@@ -54,6 +54,23 @@ class PrepaidSimData:
 type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]
 
 
+@dataclass(frozen=True, slots=True)
+class LineContext:
+    """The coordinator context of an entity that shows one line."""
+
+    line_id: str
+    # True when the entity never shows the line's usage figures.
+    ignores_usage: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LineListener:
+    """A line entity's update callback, and whether usage-only changes concern it."""
+
+    update_callback: CALLBACK_TYPE
+    ignores_usage: bool
+
+
 # Per entry: the subentries and modification time the line map was built from, and the map.
 _tracked: weakref.WeakKeyDictionary[
     ConfigEntry, tuple[Mapping[str, Any], datetime, Mapping[str, str]]
@@ -122,6 +139,11 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         self.local_revision = 0
         # Lines whose last fetch changed only their usage figures: (before, after).
         self._usage_moves: dict[str, tuple[Line, Line]] = {}
+        # Entities listen per line (see async_add_listener): their callbacks, and what
+        # each line's entities were last told about.
+        self._line_listeners: dict[str, dict[int, LineListener]] = {}
+        self._lines_told: dict[str, tuple[Any, ...]] = {}
+        self._remove_line_dispatch: CALLBACK_TYPE | None = None
         self.history = UsageHistory()
         self._history_store = usage_store(hass, entry.entry_id)
         self._history_save_due: datetime | None = None
@@ -168,6 +190,60 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         self._fetch_hooks.append(hook)
         return lambda: self._fetch_hooks.remove(hook)
 
+    @override
+    @callback
+    def async_add_listener(
+        self, update_callback: CALLBACK_TYPE, context: Any = None
+    ) -> Callable[[], None]:
+        """Listen for updates; a line's entity (``LineContext``) hears only its line's.
+
+        One listener serves every line: it tells a line's entities only when the line, the
+        wallet, the local revision or the account's availability changed, and when only
+        the usage moved, only the entities that show usage. A refresh in which a few lines
+        changed then costs what those lines cost.
+        """
+        if not isinstance(context, LineContext):
+            return super().async_add_listener(update_callback, context)
+        listeners = self._line_listeners.setdefault(context.line_id, {})
+        key = id(update_callback)
+        listeners[key] = LineListener(update_callback, context.ignores_usage)
+        if self._remove_line_dispatch is None:
+            self._remove_line_dispatch = super().async_add_listener(self._async_tell_lines)
+
+        @callback
+        def remove() -> None:
+            listeners.pop(key, None)
+            if not listeners:
+                self._line_listeners.pop(context.line_id, None)
+                self._lines_told.pop(context.line_id, None)
+            if not self._line_listeners and self._remove_line_dispatch is not None:
+                self._remove_line_dispatch()
+                self._remove_line_dispatch = None
+
+        return remove
+
+    @callback
+    def _async_tell_lines(self) -> None:
+        """Tell each line's entities what changed for them (see async_add_listener)."""
+        data = self.data
+        wallet, revision, success = data.wallet, self.local_revision, self.last_update_success
+        for line_id, listeners in list(self._line_listeners.items()):
+            line = data.lines.get(line_id)
+            told = self._lines_told.get(line_id)
+            usage_only = False
+            if told is not None and told[1] is wallet and told[2:] == (revision, success):
+                if told[0] is line:
+                    continue
+                usage_only = self._moved_only_usage(line_id, told[0], line)
+            self._lines_told[line_id] = (line, wallet, revision, success)
+            for listener in list(listeners.values()):
+                if usage_only and listener.ignores_usage:
+                    continue
+                try:
+                    listener.update_callback()
+                except Exception:
+                    self.logger.exception("Error updating an entity of line %s", line_id)
+
     @callback
     def async_local_update(self) -> None:
         """Show a change that is not fetched data (settings, receipts, package lists)."""
@@ -196,7 +272,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         wallet = previous.wallet if previous.wallet == snapshot.wallet else snapshot.wallet
         return replace(snapshot, lines=lines, wallet=wallet)
 
-    def moved_only_usage(self, line_id: str, before: Line | None, after: Line | None) -> bool:
+    def _moved_only_usage(self, line_id: str, before: Line | None, after: Line | None) -> bool:
         """Return True when the last fetch turned ``before`` into ``after`` by usage alone."""
         move = self._usage_moves.get(line_id)
         return move is not None and move[0] is before and move[1] is after

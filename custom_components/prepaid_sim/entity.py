@@ -13,7 +13,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_LINE_ID, DOMAIN, LARGE_ACCOUNT_LINES, SUBENTRY_TYPE_LINE
-from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator, tracked_line_ids
+from .coordinator import LineContext, PrepaidSimConfigEntry, PrepaidSimCoordinator, tracked_line_ids
 from .providers.base import Line
 from .settings import LineSettings
 
@@ -58,9 +58,6 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     _attr_has_entity_name = True
     # What the entity showed when a refresh last wrote it (see _handle_coordinator_update).
     _shown: tuple[Any, ...] | None = None
-    # What that was made from: the line and wallet objects, the coordinator's local
-    # revision and whether the account was read.
-    _shown_from: tuple[Any, ...] | None = None
     # True for entities whose state never depends on the line's usage figures
     # (providers.base.LINE_USAGE_FIELDS): a read in which only those moved skips them.
     _ignores_usage: bool = False
@@ -72,16 +69,17 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         description: EntityDescription,
     ) -> None:
         """Bind the entity to its line and describe the line's device."""
-        super().__init__(coordinator)
+        self.line_id: str = subentry.data[CONF_LINE_ID]
+        # Sensor and binary sensor descriptions say it per entity; the others set it.
+        ignores_usage = getattr(description, "ignores_usage", self._ignores_usage)
+        # The coordinator tells the entity only about changes to its line (LineContext).
+        super().__init__(coordinator, LineContext(self.line_id, ignores_usage))
         self.entity_description = description
         if (
             description.key not in ESSENTIAL_KEYS
             and len(tracked_line_ids(coordinator.config_entry)) > LARGE_ACCOUNT_LINES
         ):
             self._attr_entity_registry_enabled_default = False
-        # Sensor and binary sensor descriptions say it per entity; the others set it.
-        self._ignores_usage = getattr(description, "ignores_usage", self._ignores_usage)
-        self.line_id: str = subentry.data[CONF_LINE_ID]
         self.subentry_id = subentry.subentry_id
         entry = coordinator.config_entry
         identifier = line_device_identifier(entry.unique_id, self.line_id)
@@ -128,36 +126,13 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        """Write the state only when the refresh changed what this entity shows.
+        """Write the state only when the update changed what this entity shows.
 
-        Any change in an account's snapshot notifies every entity of every line; most show
-        the same as before (a usage reading moves two of a line's values). Writing those
-        anyway costs Home Assistant a state computation, a context and an event each.
+        The coordinator calls only the entities of lines whose inputs changed (see its
+        async_add_listener), but a changed line still moves few of its values (a usage
+        reading moves two). Writing the others anyway would cost Home Assistant a state
+        computation, a context and an event each.
         """
-        coordinator = self.coordinator
-        data = coordinator.data
-        line = data.lines.get(self.line_id)
-        # The coordinator carries unchanged lines and wallets over as the same objects,
-        # and anything else an entity shows (settings, receipts, packages) moves the local
-        # revision: the same inputs show the same. Values that follow the clock alone
-        # (the forecast) move with the line's next reading.
-        if (seen := self._shown_from) is not None and (
-            seen[1] is data.wallet
-            and seen[2] == coordinator.local_revision
-            and seen[3] == coordinator.last_update_success
-        ):
-            if seen[0] is line:
-                return
-            if self._ignores_usage and coordinator.moved_only_usage(self.line_id, seen[0], line):
-                # Only the usage figures moved, which this entity does not show.
-                self._shown_from = (line, *seen[1:])
-                return
-        self._shown_from = (
-            line,
-            data.wallet,
-            coordinator.local_revision,
-            coordinator.last_update_success,
-        )
         self._inputs_changed()
         shows = self._shows()
         if shows == self._shown:

@@ -1059,3 +1059,29 @@ async def test_unchanged_records_reuse_their_lines_until_expiry(
     assert second.lines[ending.esim_tran_no].status is LineStatus.EXPIRED
     # Read after its expiry, the expired line stays as read: past is past.
     assert third.lines[ending.esim_tran_no] is second.lines[ending.esim_tran_no]
+
+
+async def test_usage_only_changes_read_as_a_full_parse_would(
+    emulator: EsimAccessEmulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A record whose usage alone moved gives the line a fresh client would read."""
+    flowing = emulator.add_esim(total_volume=3 * GIB, order_usage=GIB)
+    filling = emulator.add_esim(total_volume=GIB, order_usage=GIB - 1024)
+    daily = emulator.add_esim(data_type=2, total_volume=GIB, order_usage=0)
+    ending = emulator.add_esim(expires_in=timedelta(minutes=30), order_usage=0)
+    esims = (flowing, filling, daily, ending)
+    ids = [esim.esim_tran_no for esim in esims]
+    async with client(emulator) as provider:
+        first = await provider.async_fetch(ids)
+        for esim in esims:
+            esim.order_usage += 2048
+        freezer.tick(timedelta(hours=1))
+        second = await provider.async_fetch(ids)
+    async with client(emulator) as fresh:
+        expected = await fresh.async_fetch(ids)
+    assert second.lines == expected.lines
+    for esim in esims:
+        assert second.lines[esim.esim_tran_no] != first.lines[esim.esim_tran_no]
+    # The allowance ran out and the expiry passed: both show in the status.
+    assert second.lines[filling.esim_tran_no].status is LineStatus.DEPLETED
+    assert second.lines[ending.esim_tran_no].status is LineStatus.EXPIRED

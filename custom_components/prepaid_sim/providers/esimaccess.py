@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 import hashlib
@@ -304,6 +304,10 @@ def _account_id(access_code: str) -> str:
 # --- turning records into the normalized model ------------------------------------------
 
 
+# The record field that moves whenever data flows.
+_USAGE_KEY: Final = "orderUsage"
+
+
 def _first_package(record: JsonObject) -> JsonObject | None:
     """Return the first entry of ``packageList`` (the line's base plan), if any."""
     packages = _as_list(record.get("packageList"))
@@ -354,7 +358,7 @@ def _line(record: JsonObject) -> Line:
     """Normalize one ``esimList`` record; raises ``_MalformedError`` on a bad record."""
     line_id = _str(record.get("esimTranNo"))
     total = _int(record.get("totalVolume"))
-    used = _int(record.get("orderUsage"))
+    used = _int(record.get(_USAGE_KEY))
     expires_at = parse_time(record.get("expiredTime"))
     data_type = _opt_int(record.get("dataType"))
     first = _first_package(record)
@@ -374,6 +378,31 @@ def _line(record: JsonObject) -> Line:
         expires_at=expires_at,
         iccid=_opt_str(record.get("iccid")),
         phone_number=_opt_str(record.get("msisdn")),
+    )
+
+
+def _only_usage_moved(before: JsonObject, after: JsonObject) -> bool:
+    """Return True when two records of an eSIM differ in ``orderUsage`` alone."""
+    return (
+        before.get(_USAGE_KEY) != after.get(_USAGE_KEY)
+        and {**after, _USAGE_KEY: before.get(_USAGE_KEY)} == before
+    )
+
+
+def _with_usage(line: Line, record: JsonObject) -> Line:
+    """Return ``line`` (read from an earlier record) with the usage of ``record``.
+
+    What the usage decides: the used and remaining data, and the status (a fixed allowance
+    used up, or an expiry passed since). Same results as ``_line(record)``, for less.
+    """
+    used = _int(record.get(_USAGE_KEY))
+    total = line.data_total_bytes or 0
+    daily = line.unlimited
+    return replace(
+        line,
+        status=_status(record, expires_at=line.expires_at, daily=daily, total=total, used=used),
+        data_used_bytes=used,
+        data_remaining_bytes=None if daily else max(total - used, 0),
     )
 
 
@@ -647,7 +676,11 @@ class EsimAccessProvider(Provider):
                     parsed[line_id] = earlier
                     continue
             try:
-                lines[line_id] = _line(record)
+                if earlier is not None and _only_usage_moved(earlier[0], record):
+                    # The commonest change (data flowed): redo only what usage decides.
+                    lines[line_id] = _with_usage(earlier[1], record)
+                else:
+                    lines[line_id] = _line(record)
             except _MalformedError:
                 unreadable.add(line_id)
             else:
