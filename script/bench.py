@@ -293,7 +293,7 @@ def main() -> None:
     parser.add_argument(
         "--cpu-repeats",
         type=int,
-        default=3,
+        default=5,
         help="processes whose CPU medians are combined (median of them), up to --cpu-repeats-max",
     )
     parser.add_argument("--cpu-repeats-max", type=int, default=100)

@@ -341,7 +341,7 @@ def _section_cpu(results: Results) -> list[str]:
         (
             "`time.process_time()` of the whole Home Assistant process around a forced refresh "
             "and `async_block_till_done()`, median of the cycles; the emulator runs in another "
-            "process, so its CPU is not counted. Up to 100 lines each side is timed in several "
+            "process, so its CPU is not counted. Up to 100 lines each side is timed in five "
             "processes, the sides taking turns, and the tables show the median of the "
             "processes' medians (*each process*; p25-p75 is the first process's spread): two "
             "processes of the same code can differ by 20 % on this machine. *Unchanged*: the "
