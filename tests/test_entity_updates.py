@@ -44,6 +44,14 @@ async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     await hass.async_block_till_done()
 
 
+async def _go_idle(
+    hass: HomeAssistant, backend: DemoBackend, freezer: FrozenDateTimeFactory
+) -> None:
+    """Stop every line's usage and let a refresh read that."""
+    _stop_using(backend, "us-travel", "camera-iot", "europe-esim")
+    await _poll(hass, freezer)
+
+
 async def test_unchanged_lines_keep_their_objects(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -80,8 +88,7 @@ async def test_wallet_change_reaches_every_line(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A new balance shows on every line, although no line changed."""
-    _stop_using(demo_backend, "us-travel", "camera-iot", "europe-esim")
-    await _poll(hass, freezer)
+    await _go_idle(hass, demo_backend, freezer)
     lines = init_integration.runtime_data.coordinator.data.lines
 
     demo_backend.wallet = Decimal("12.34")
@@ -99,8 +106,7 @@ async def test_settings_change_without_new_data(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """New settings reach the line's entities with no refresh and no new reading."""
-    _stop_using(demo_backend, "us-travel", "camera-iot", "europe-esim")
-    await _poll(hass, freezer)
+    await _go_idle(hass, demo_backend, freezer)
     assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_OFF
     subentry = next(
         s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
@@ -122,8 +128,7 @@ async def test_settings_change_reaches_repairs(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """The repair checks run again for new settings, though the data did not change."""
-    _stop_using(demo_backend, "us-travel", "camera-iot", "europe-esim")
-    await _poll(hass, freezer)
+    await _go_idle(hass, demo_backend, freezer)
     issue_id = f"line_expiring_{init_integration.entry_id}_us-travel"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     subentry = next(
