@@ -12,7 +12,7 @@ unlimited plans reporting ``remaining = total = 0``, validation errors as
 ``{"data": {...}, "meta": {"message": ...}}`` and business errors as ``{"code", "reason"}``.
 
 Fault switches (``fail_next[route] = mode``, one request each; see ``ROUTES`` and
-``FaultMode``) reproduce what real networks do to a purchase.
+``TokenApiFaultMode``) reproduce what real networks do to a purchase.
 
 Run it standalone (it only ever binds to loopback)::
 
@@ -37,7 +37,7 @@ from typing import Final, Literal
 
 from aiohttp import web
 
-from .server import HOST, EmulatorServer, over_limit
+from .server import HOST, EmulatorServer, TokenApiFaultMode, over_limit
 
 API_PREFIX: Final = "/v2"
 DEFAULT_CLIENT_ID: Final = "airalo-test-client"
@@ -46,39 +46,6 @@ DEFAULT_CLIENT_SECRET: Final = "airalo-test-secret"  # noqa: S105 - a test crede
 DEFAULT_TOKEN_LIFETIME: Final = 31_622_400
 MIB: Final = 1024**2
 
-type FaultMode = Literal[
-    # Apply the request (charge a top-up), then close the connection without answering.
-    "drop_after_commit",
-    # Sleep ``timeout_delay`` seconds without applying anything (the client gives up first).
-    "timeout",
-    # HTTP 500 before anything is applied.
-    "http_500",
-    # HTTP 503 before anything is applied.
-    "http_503",
-    # Apply the request, then answer HTTP 500.
-    "http_500_after_commit",
-    # Apply the request, then answer HTTP 503.
-    "http_503_after_commit",
-    # HTTP 429 with ``Retry-After``, nothing applied.
-    "rate_limit",
-    # HTTP 200 whose body is not valid JSON; nothing applied.
-    "malformed",
-    # Every token issued so far stops working just before this request (it gets a 401).
-    "expired_token",
-]
-FAULT_MODES: Final = frozenset(
-    {
-        "drop_after_commit",
-        "timeout",
-        "http_500",
-        "http_503",
-        "http_500_after_commit",
-        "http_503_after_commit",
-        "rate_limit",
-        "malformed",
-        "expired_token",
-    }
-)
 # Route names, as used by ``fail_next`` and ``calls``.
 ROUTES: Final = frozenset(
     {"token", "balance", "sims", "usage", "topups", "order_topup", "orders", "order"}
@@ -369,7 +336,7 @@ class AiraloEmulator(EmulatorServer):
         self.orders: list[EmulatedOrder] = []
         self.ledger: list[Charge] = []
         self.request_log: list[RequestRecord] = []
-        self.fail_next: dict[str, FaultMode] = {}
+        self.fail_next: dict[str, TokenApiFaultMode] = {}
         # Every call of POST /token, whatever its outcome.
         self.token_calls = 0
         # How each recycled eSIM answers its usage: 422 code 73, or 200 with RECYCLED.
@@ -533,7 +500,7 @@ class AiraloEmulator(EmulatorServer):
             return web.Response(status=status, text="Server Error")
         return response
 
-    async def _before(self, fault: FaultMode | None) -> web.Response | None:
+    async def _before(self, fault: TokenApiFaultMode | None) -> web.Response | None:
         """Answer for the faults that strike before anything is applied, else None."""
         if fault == "rate_limit":
             return self._too_many()

@@ -57,17 +57,6 @@ type FaultMode = Literal[
     # An error envelope saying the access code is no longer valid.
     "expired_key",
 ]
-FAULT_MODES: Final = frozenset(
-    {
-        "drop_after_commit",
-        "timeout",
-        "http_500",
-        "http_500_after_commit",
-        "rate_limit",
-        "malformed",
-        "expired_key",
-    }
-)
 
 # Error codes from the docs. Which 0001xx code means which header/parameter problem is not
 # documented; the emulator's choice below is an assumption [I], with telling messages.

@@ -12,7 +12,7 @@ Errors are mostly bare status codes, as in v1: 401, 403 "SIM does not belong to 
 422 for an expired SIM, 400 ``{"message": "Payment method used is not valid."}``.
 
 Fault switches (``fail_next[route] = mode``, one request each; see ``ROUTES`` and
-``FaultMode``) reproduce what real networks do to a purchase.
+``TokenApiFaultMode``) reproduce what real networks do to a purchase.
 
 Run it standalone (it only ever binds to loopback)::
 
@@ -36,50 +36,17 @@ import json
 import math
 import random
 import time
-from typing import Final, Literal
+from typing import Final
 
 from aiohttp import web
 
-from .server import HOST, EmulatorServer, over_limit
+from .server import HOST, EmulatorServer, TokenApiFaultMode, over_limit
 
 API_PREFIX: Final = "/management-api"
 DEFAULT_CLIENT_ID: Final = "1nce-api-user"
 DEFAULT_CLIENT_SECRET: Final = "1nce-api-password"  # noqa: S105 - a test credential
 DEFAULT_TOKEN_LIFETIME: Final = 3600
 
-type FaultMode = Literal[
-    # Apply the request (order a top-up), then close the connection without answering.
-    "drop_after_commit",
-    # Sleep ``timeout_delay`` seconds without applying anything (the client gives up first).
-    "timeout",
-    # HTTP 500 before anything is applied.
-    "http_500",
-    # HTTP 503 before anything is applied.
-    "http_503",
-    # Apply the request, then answer HTTP 500.
-    "http_500_after_commit",
-    # Apply the request, then answer HTTP 503.
-    "http_503_after_commit",
-    # HTTP 429 with ``Retry-After``, nothing applied.
-    "rate_limit",
-    # HTTP 200 whose body is not valid JSON; nothing applied.
-    "malformed",
-    # Every token issued so far stops working just before this request (it gets a 401).
-    "expired_token",
-]
-FAULT_MODES: Final = frozenset(
-    {
-        "drop_after_commit",
-        "timeout",
-        "http_500",
-        "http_503",
-        "http_500_after_commit",
-        "http_503_after_commit",
-        "rate_limit",
-        "malformed",
-        "expired_token",
-    }
-)
 # Route names, as used by ``fail_next`` and ``calls``.
 ROUTES: Final = frozenset({"token", "sims", "sim", "quota", "topup", "orders", "order"})
 _SIMS_ROUTES: Final = frozenset({"sims", "sim", "quota", "topup"})
@@ -295,7 +262,7 @@ class OnenceEmulator(EmulatorServer):
         self.orders: list[EmulatedOrder] = []
         self.ledger: list[Charge] = []
         self.request_log: list[RequestRecord] = []
-        self.fail_next: dict[str, FaultMode] = {}
+        self.fail_next: dict[str, TokenApiFaultMode] = {}
         # Every call of POST /oauth/token, whatever its outcome.
         self.token_calls = 0
         # The payment methods the customer's account can use; others answer 400.
@@ -469,7 +436,7 @@ class OnenceEmulator(EmulatorServer):
             return web.Response(status=status, text="Server Error")
         return response
 
-    async def _before(self, fault: FaultMode | None) -> web.Response | None:
+    async def _before(self, fault: TokenApiFaultMode | None) -> web.Response | None:
         """Answer for the faults that strike before anything is applied, else None."""
         if fault == "rate_limit":
             return self._too_many(self.retry_after)

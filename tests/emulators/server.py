@@ -6,11 +6,33 @@ import asyncio
 from collections import deque
 import contextlib
 from types import TracebackType
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, Literal, Self
 
 from aiohttp import web
 
 HOST: Final = "127.0.0.1"
+
+# How the emulators of the OAuth token APIs (Airalo, 1NCE) fail the next request of a route.
+type TokenApiFaultMode = Literal[
+    # Apply the request (order a top-up), then close the connection without answering.
+    "drop_after_commit",
+    # Sleep ``timeout_delay`` seconds without applying anything (the client gives up first).
+    "timeout",
+    # HTTP 500 before anything is applied.
+    "http_500",
+    # HTTP 503 before anything is applied.
+    "http_503",
+    # Apply the request, then answer HTTP 500.
+    "http_500_after_commit",
+    # Apply the request, then answer HTTP 503.
+    "http_503_after_commit",
+    # HTTP 429 with ``Retry-After``, nothing applied.
+    "rate_limit",
+    # HTTP 200 whose body is not valid JSON; nothing applied.
+    "malformed",
+    # Every token issued so far stops working just before this request (it gets a 401).
+    "expired_token",
+]
 
 
 class EmulatorServer:

@@ -41,40 +41,14 @@ from tests.emulators.onence import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     EXPIRED_MESSAGE,
-    FaultMode,
     OnenceEmulator,
 )
+from tests.emulators.server import TokenApiFaultMode
+
+from .conftest import FakeClock
 
 # The emulator's route name of POST /oauth/token.
 AUTH_ROUTE = "token"
-
-
-class FakeClock:
-    """One clock for the emulator (datetime) and the client (monotonic seconds)."""
-
-    def __init__(self) -> None:
-        """Start now, in whole seconds like the API's timestamps."""
-        self.now = datetime.now(UTC).replace(microsecond=0)
-        self.mono = 10_000.0
-
-    def __call__(self) -> datetime:
-        """Return the emulator's time."""
-        return self.now
-
-    def monotonic(self) -> float:
-        """Return the client's time."""
-        return self.mono
-
-    def advance(self, delta: timedelta) -> None:
-        """Move both clocks on."""
-        self.now += delta
-        self.mono += delta.total_seconds()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Return a controllable clock."""
-    return FakeClock()
 
 
 @pytest.fixture
@@ -574,7 +548,7 @@ async def test_timeout_before_commit(emulator: OnenceEmulator, clock: FakeClock)
     ],
 )
 async def test_server_errors_during_purchase(
-    emulator: OnenceEmulator, clock: FakeClock, fault: FaultMode, charged: bool
+    emulator: OnenceEmulator, clock: FakeClock, fault: TokenApiFaultMode, charged: bool
 ) -> None:
     """5xx (before or after commit) and an undocumented 200 are 'unknown'; the lookup tells."""
     sim = emulator.add_sim()
