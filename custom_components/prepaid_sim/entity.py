@@ -107,10 +107,10 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         """React to new inputs before the state is compared (for subclasses)."""
 
     def _shown_line(self) -> Line | None:
-        """Return the line when the entity is available on its account's data, else None.
+        """Return the line when the account was read and returned it, else None.
 
-        The one read ``_shows()`` overrides start from: available as ``available`` says
-        (the account was read and returned the line), at the cost of one lookup.
+        What ``available`` means for a line entity, with the line itself: the one read
+        the ``_shows()`` overrides start from.
         """
         coordinator = self.coordinator
         if not coordinator.last_update_success:
@@ -144,4 +144,4 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     @override
     def available(self) -> bool:
         """Return False when the account could not be read or this line is missing."""
-        return super().available and self.line_id in self.coordinator.data.lines
+        return self._shown_line() is not None
