@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-import email.utils
 import math
 import socket
 import time
@@ -47,6 +46,7 @@ from tests.emulators.esimaccess import (
     FaultMode,
     TopupPackage,
 )
+from tests.providers.http_dates import HttpDateIn
 
 HMAC_KEY = "s3cret-key"
 PURCHASE_FAULTS: tuple[FaultMode, ...] = ("http_500", "malformed", "http_500_after_commit")
@@ -834,24 +834,18 @@ async def test_unusable_esim_query_is_unavailable(
             await provider.async_list_lines()
 
 
-def _http_date(when: datetime) -> str:
-    """Format an HTTP date; a naive time gets the ``-0000`` zone (no zone information)."""
-    return email.utils.format_datetime(when, usegmt=when.tzinfo is not None)
-
-
 @pytest.mark.parametrize(
     ("header", "low", "high"),
     [
         (None, None, None),
         ("3", 3.0, 3.0),
-        (_http_date(datetime.now(UTC) + timedelta(minutes=10)), 500.0, 600.0),
-        (_http_date(datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=10)), 500.0, 600.0),
-        (_http_date(datetime.now(UTC) - timedelta(minutes=10)), 0.0, 0.0),
+        (HttpDateIn(minutes=10), 500.0, 600.0),
+        (HttpDateIn(minutes=10, zone=False), 500.0, 600.0),
+        (HttpDateIn(minutes=-10), 0.0, 0.0),
         ("soon", None, None),
         ("inf", None, None),
         ("nan", None, None),
     ],
-    # Stable ids: the dates change with the clock, and xdist workers must agree.
     ids=[
         "absent",
         "seconds",
@@ -864,10 +858,15 @@ def _http_date(when: datetime) -> str:
     ],
 )
 async def test_retry_after_forms(
-    emulator: EsimAccessEmulator, header: str | None, low: float | None, high: float | None
+    emulator: EsimAccessEmulator,
+    header: str | HttpDateIn | None,
+    low: float | None,
+    high: float | None,
 ) -> None:
     """Retry-After in seconds or as an HTTP date is honoured; absent or unusable values
     (never infinite ones) hold requests for the default second."""
+    if isinstance(header, HttpDateIn):
+        header = header.render()
     headers = {} if header is None else {"Retry-After": header}
     emulator.reply_next["balance/query"] = CannedReply(
         status=429, body={"errorMessage": "Too Many Requests"}, headers=headers

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-import email.utils
 import time
 
 import aiohttp
@@ -37,6 +36,7 @@ from tests.emulators.esimgo import (
     EmulatedOrder,
     EsimGoEmulator,
 )
+from tests.providers.http_dates import HttpDateIn, http_date
 
 KEY = "test-key"
 GB = 1_000_000_000
@@ -653,29 +653,28 @@ async def test_exhausted_window_delays_the_next_request(emulator: EsimGoEmulator
     assert second.at - first.at >= 0.5
 
 
-def _http_date(when: datetime) -> str:
-    """Format an HTTP date; a naive time gets the ``-0000`` zone (no zone information)."""
-    return email.utils.format_datetime(when, usegmt=when.tzinfo is not None)
-
-
 @pytest.mark.parametrize(
     ("retry_after", "low", "high"),
     [
         (None, None, None),
-        (_http_date(datetime.now(UTC) + timedelta(minutes=10)), 500.0, 600.0),
-        (_http_date(datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=10)), 500.0, 600.0),
+        (HttpDateIn(minutes=10), 500.0, 600.0),
+        (HttpDateIn(minutes=10, zone=False), 500.0, 600.0),
         ("soon", None, None),
         ("inf", None, None),
         ("nan", None, None),
     ],
-    # Stable ids: the dates change with the clock, and xdist workers must agree.
     ids=["absent", "http-date-gmt", "http-date-no-zone", "word", "inf", "nan"],
 )
 async def test_retry_after_forms(
-    emulator: EsimGoEmulator, retry_after: str | None, low: float | None, high: float | None
+    emulator: EsimGoEmulator,
+    retry_after: str | HttpDateIn | None,
+    low: float | None,
+    high: float | None,
 ) -> None:
     """Retry-After as an HTTP date is honoured; absent or unusable values (never infinite
     ones) hold requests for the default second. A long or unknown wait is not retried."""
+    if isinstance(retry_after, HttpDateIn):
+        retry_after = retry_after.render()
     headers = {} if retry_after is None else {"Retry-After": retry_after}
     emulator.reply_next("/organisation", {"message": "Rate limit"}, status=429, headers=headers)
     limiter = RecordingLimiter()
@@ -696,7 +695,7 @@ async def test_retry_after_date_in_the_past_is_retried_at_once(
     emulator: EsimGoEmulator,
 ) -> None:
     """A Retry-After already passed means no wait: the read is repeated once and succeeds."""
-    past = _http_date(datetime.now(UTC) - timedelta(minutes=1))
+    past = http_date(datetime.now(UTC) - timedelta(minutes=1))
     emulator.reply_next("/organisation", {}, status=429, headers={"Retry-After": past})
     limiter = RecordingLimiter()
     async with client(emulator, rate_limiter=limiter) as provider:
