@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+import hashlib
 from operator import attrgetter
 from typing import Any
 
@@ -71,6 +72,22 @@ class LineSummary:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedTopup:
+    """A package bought for a line that starts only when the current one ends.
+
+    eSIM Go queues a bundle behind the active one; any provider may do the same. A queued
+    top-up is a renewal that has arrived, even though the expiry and allowance shown are
+    still the current plan's.
+    """
+
+    package_id: str | None = None
+    name: str | None = None
+    data_bytes: int | None = None
+    validity: timedelta | None = None
+    added_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Line:
     """The current state of one tracked line."""
 
@@ -91,6 +108,16 @@ class Line:
     phone_number: str | None = None
     # When the provider last measured usage (usage often lags).
     usage_updated_at: datetime | None = None
+    # A daily plan's allowance, which resets every day (the line is then ``unlimited``
+    # over the plan: no fixed total to run out of).
+    daily_data_bytes: int | None = None
+    # Packages bought that start when the current one ends.
+    queued: tuple[QueuedTopup, ...] = ()
+    # Evidence of purchases, where the provider shows it: how many packages or top-ups the
+    # line has had, and when the last one was added. A renewal whose answer was lost is
+    # never ruled "not placed" while these moved.
+    topup_count: int | None = None
+    last_topup_at: datetime | None = None
 
     def differs_only_in_usage(self, other: Line) -> bool:
         """Return True when ``other`` reads the same apart from the usage figures.
@@ -168,6 +195,14 @@ class RateLimitedError(ProviderUnavailableError):
         self.retry_after = retry_after
 
 
+class NotProviderApiError(ProviderError):
+    """The address answered, but it is not the provider's API (a wrong path: HTTP 404)."""
+
+
+class ResponseTooLargeError(ProviderUnavailableError):
+    """The answer was larger than any the provider's API sends; it was not read."""
+
+
 class LineNotFoundError(ProviderError):
     """The line does not exist (any more) on this account."""
 
@@ -201,6 +236,15 @@ class OrderOutcomeUnknownError(ProviderError):
         self.reference = reference
 
 
+def line_ref(line_id: str) -> str:
+    """Return a short, stable reference to a line that reveals no identifier.
+
+    Several providers key lines by ICCID: logs, diagnostics and messages use this instead
+    of the line id, so no ICCID, EID or phone number leaves the integration.
+    """
+    return "line-" + hashlib.sha256(line_id.encode()).hexdigest()[:10]
+
+
 def pick_refresh_error(errors: Sequence[BaseException]) -> BaseException:
     """Return the error that should fail a refresh of several requests.
 
@@ -229,6 +273,12 @@ class Provider(ABC):
     renewal_visible_within: timedelta = timedelta(minutes=15)
     # Whether ``async_validate_purchase`` asks the provider (a free dry run) or only checks locally.
     validates_with_provider: bool = False
+    # Whether the provider accepts a renewal of a line whose plan has expired (eSIM Access
+    # refuses top-ups "after eSIM expiry"); when False nothing offers one.
+    renews_expired_lines: bool = True
+    # Whether the line id is the SIM's ICCID (eSIM Go, Airalo, 1NCE): then it is shown
+    # nowhere (see ``line_ref``).
+    line_id_is_iccid: bool = False
 
     # Set by the integration: saves changed fields of a line's stored definition.
     line_saver: Callable[[str, dict[str, Any]], None] | None = None
