@@ -97,6 +97,10 @@ class Line:
     plan_name: str | None = None
     # The package the line runs on now, used as the default for a renewal.
     package_id: str | None = None
+    # That package's allowance and validity, where known: a renewal defaults to the package
+    # on offer that matches them when the offer's ids differ from the line's (top-ups).
+    plan_data_bytes: int | None = None
+    plan_validity: timedelta | None = None
     unlimited: bool = False
     data_total_bytes: int | None = None
     data_used_bytes: int | None = None
@@ -273,6 +277,10 @@ class Provider(ABC):
     renewal_visible_within: timedelta = timedelta(minutes=15)
     # Whether ``async_validate_purchase`` asks the provider (a free dry run) or only checks locally.
     validates_with_provider: bool = False
+    # Whether a look-up that finds no order (after ``order_lookup_settles_after``) proves
+    # the order was never placed. False where the provider has no order history to search
+    # (eSIM Access top-ups): such a renewal is settled from the line, or by the user.
+    lookup_proves_absence: bool = True
     # Whether the provider accepts a renewal of a line whose plan has expired (eSIM Access
     # refuses top-ups "after eSIM expiry"); when False nothing offers one.
     renews_expired_lines: bool = True

@@ -432,6 +432,11 @@ class EsimAccessProvider(Provider):
     order_lookup_settles_after = timedelta(minutes=30)
     # A top-up answer already carries the new expiry/volume; the list may lag a little [I].
     renewal_visible_within = timedelta(minutes=30)
+    # Without an order history, "not found on the line" never proves "not charged".
+    lookup_proves_absence = False
+    # "Top ups can be requested while the eSIM is in New, In Use or Depleted status, but
+    # not after eSIM expiry."
+    renews_expired_lines = False
 
     def __init__(
         self,

@@ -344,6 +344,9 @@ class OnenceProvider(Provider):
     order_lookup_settles_after = timedelta(minutes=15)
     # [I] 1NCE states no delay for the quota to reflect a top-up.
     renewal_visible_within = timedelta(minutes=30)
+    # "The following SIMs are expired and cannot be modified via API. Only extensions are
+    # permitted" (HTTP 422): a top-up of an expired SIM is refused.
+    renews_expired_lines = False
 
     def __init__(
         self,
