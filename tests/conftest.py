@@ -17,23 +17,11 @@ from homeassistant.util import dt as dt_util
 # pytest-homeassistant-custom-component ships its own ``custom_components`` package;
 # importing ours first makes Home Assistant find this integration.
 from custom_components.prepaid_sim import PLATFORMS
-from custom_components.prepaid_sim.const import (
-    CONF_LINE_ID,
-    CONF_PROVIDER,
-    DOMAIN,
-    SUBENTRY_TYPE_LINE,
-)
-from custom_components.prepaid_sim.providers.demo import (
-    DEMO_ACCOUNT_ID,
-    DEMO_PROVIDER_KEY,
-    DemoBackend,
-    reset_demo_backend,
-)
+from custom_components.prepaid_sim.providers.demo import DemoBackend, reset_demo_backend
+
+from .helpers import demo_entry
 
 pytest_plugins = ["pytest_homeassistant_custom_component"]
-
-DEMO_ENTRY_ID = "01JDEMOACCOUNTENTRY0000000"
-DEMO_LINE_SUBENTRY_ID = "01JDEMOLINESUBENTRY0000000"
 
 
 @pytest.fixture(autouse=True)
@@ -62,27 +50,6 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 def demo_backend() -> DemoBackend:
     """Start the simulated carrier afresh, on Home Assistant's (freezable) clock."""
     return reset_demo_backend(clock=dt_util.utcnow)
-
-
-def demo_entry(*line_ids: str, **line_data: object) -> MockConfigEntry:
-    """Return a demo account entry tracking ``line_ids`` (the first with a fixed id)."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Demo account",
-        entry_id=DEMO_ENTRY_ID,
-        unique_id=f"{DEMO_PROVIDER_KEY}_{DEMO_ACCOUNT_ID}",
-        data={CONF_PROVIDER: DEMO_PROVIDER_KEY},
-        subentries_data=[
-            {
-                "subentry_type": SUBENTRY_TYPE_LINE,
-                "subentry_id": DEMO_LINE_SUBENTRY_ID if index == 0 else f"01JDEMOLINE{index:015d}",
-                "data": {CONF_LINE_ID: line_id, **line_data},
-                "title": line_id.replace("-", " ").title(),
-                "unique_id": line_id,
-            }
-            for index, line_id in enumerate(line_ids)
-        ],
-    )
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ from custom_components.prepaid_sim.alerts import days_left
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.base import Line, LineStatus
 
-from .conftest import demo_entry
-from .test_assistant import report, setup_entry
-from .test_services import line_device, renew
+from .helpers import demo_entry, line_device, renew, report, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

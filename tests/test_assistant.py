@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 import shutil
 
@@ -16,8 +15,7 @@ from homeassistant.setup import async_setup_component
 from custom_components.prepaid_sim.const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .conftest import demo_entry
-from .test_services import line_device, renew
+from .helpers import demo_entry, line_device, renew, report, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -48,28 +46,12 @@ async def agent(hass: HomeAssistant, tmp_path: Path) -> None:
     await hass.async_block_till_done()
 
 
-async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    """Set up a demo account."""
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 async def say(hass: HomeAssistant, text: str, language: str = "en") -> str:
     """Say a sentence to the default agent and return its spoken answer."""
     result = await conversation.async_converse(
         hass, text, None, Context(user_id="someone"), language=language
     )
     return result.response.speech["plain"]["speech"]
-
-
-def report(entry: MockConfigEntry, line_id: str, **changes: object) -> None:
-    """Have the account report the line with ``changes`` (as a provider that omits fields)."""
-    coordinator = entry.runtime_data.coordinator
-    snapshot = coordinator.data
-    line = replace(snapshot.lines[line_id], **changes)
-    coordinator.async_set_updated_data(replace(snapshot, lines={**snapshot.lines, line_id: line}))
 
 
 @pytest.mark.usefixtures("agent", "demo_backend")

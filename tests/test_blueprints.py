@@ -19,7 +19,7 @@ from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .test_services import line_device
+from .helpers import line_device
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -8,14 +8,15 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.const import ATTR_ENTITY_ID, Platform
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
+
+from .helpers import press
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -30,13 +31,6 @@ async def test_buttons(
 ) -> None:
     """Every line has a Renew button in the configuration category."""
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
-
-
-async def press(hass: HomeAssistant, entity_id: str) -> None:
-    """Press a button."""
-    await hass.services.async_call(
-        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity_id}, blocking=True
-    )
 
 
 @pytest.mark.usefixtures("init_integration")

@@ -146,7 +146,7 @@ async def test_add_same_line_twice_aborts(
 
 async def test_add_line_when_all_tracked(hass: HomeAssistant, demo_backend: DemoBackend) -> None:
     """With every line tracked, "Add line" says so."""
-    from .conftest import demo_entry
+    from .helpers import demo_entry
 
     entry = demo_entry(*demo_backend.lines)
     entry.add_to_hass(hass)

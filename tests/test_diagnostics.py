@@ -12,7 +12,7 @@ from homeassistant.helpers import device_registry as dr
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .test_services import line_device, renew
+from .helpers import line_device, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

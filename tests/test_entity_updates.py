@@ -22,7 +22,7 @@ from custom_components.prepaid_sim.providers.base import LINE_USAGE_FIELDS, Line
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 from custom_components.prepaid_sim.sensor import SENSORS
 
-from .test_binary_sensor import line_device, renew
+from .helpers import line_device, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from freezegun.api import FrozenDateTimeFactory
@@ -13,27 +13,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.forecast import UsageHistory
-from custom_components.prepaid_sim.providers.base import Line, LineStatus, Money, Package
+from custom_components.prepaid_sim.providers.base import Money, Package
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .test_services import line_device, renew
+from .helpers import GIB, MIB, START, line_device, renew, usage_line
 
-START = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-MIB = 1024**2
-GIB = 1024**3
-
-
-def line(used: int, total: int = GIB, expires: timedelta = timedelta(days=10)) -> Line:
-    """Return a line with ``used`` bytes of ``total``."""
-    return Line(
-        line_id="l1",
-        name="Line",
-        status=LineStatus.ACTIVE,
-        data_total_bytes=total,
-        data_used_bytes=used,
-        data_remaining_bytes=total - used,
-        expires_at=START + expires,
-    )
+line = usage_line
 
 
 def package(package_id: str, data: int | None, price: str) -> Package:

@@ -12,8 +12,7 @@ from homeassistant.core import HomeAssistant
 
 from custom_components.prepaid_sim.forecast import HISTORY_WINDOW, MAX_READINGS, UsageHistory
 
-from .conftest import demo_entry
-from .test_forecast import GIB, MIB, START, line
+from .helpers import GIB, MIB, START, demo_entry, usage_line as line
 
 
 def test_no_use_never_runs_out() -> None:

@@ -14,7 +14,7 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .conftest import demo_entry
+from .helpers import demo_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import CONF_PROVIDER, DOMAIN
 
-from .test_services import line_device, renew
+from .helpers import line_device, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -14,7 +14,7 @@ from homeassistant.helpers import issue_registry as ir
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .test_services import line_device, renew
+from .helpers import line_device, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

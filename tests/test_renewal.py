@@ -22,18 +22,9 @@ from custom_components.prepaid_sim.const import DOMAIN, EVENT_RENEWAL
 from custom_components.prepaid_sim.providers.base import Package
 from custom_components.prepaid_sim.providers.demo import DemoBackend, PurchaseFault
 
-from .conftest import demo_entry
-from .test_services import line_device, renew
+from .helpers import demo_entry, line_device, receipts, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
-
-
-async def receipts(hass: HomeAssistant) -> list[dict]:
-    """Return every receipt, newest first."""
-    response = await hass.services.async_call(
-        DOMAIN, "get_renewals", {}, blocking=True, return_response=True
-    )
-    return response["renewals"]
 
 
 async def test_lost_answer_after_commit_is_found_not_resent(

@@ -15,14 +15,11 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.journal import MAX_RECORDS as MAX_RECEIPTS
 from custom_components.prepaid_sim.providers.base import Money, Order, OrderStatus
 from custom_components.prepaid_sim.providers.demo import CATALOGUES, DemoBackend, PurchaseFault
-from custom_components.prepaid_sim.renewal import MAX_RECEIPTS
 
-from .conftest import DEMO_ENTRY_ID, demo_entry
-from .test_assistant import setup_entry
-from .test_renewal import receipts
-from .test_services import line_device, renew
+from .helpers import DEMO_ENTRY_ID, demo_entry, line_device, receipts, renew, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -31,23 +31,24 @@ from custom_components.prepaid_sim.providers.demo import (
     reset_demo_backend,
 )
 
-from .conftest import demo_entry
 from .emulators import (
     airalo as airalo_emulator,
     esimaccess as esimaccess_emulator,
     esimgo as esimgo_emulator,
     onence as onence_emulator,
 )
-from .test_airalo_onence_setup import (
+from .helpers import (
     AIRALO_CREDENTIALS,
     AIRALO_LINE,
+    ESIMACCESS_TRAVEL as TRAVEL,
     ONENCE_CREDENTIALS,
     ONENCE_LINE,
-    _add as add_oauth_account,
+    add_esimaccess_account,
+    add_esimgo_account,
+    add_manual_account,
+    add_oauth_account,
+    demo_entry,
 )
-from .test_esimaccess_setup import TRAVEL, _add_account as add_esimaccess_account
-from .test_esimgo_setup import _add_account as add_esimgo_account
-from .test_manual import _add_manual_account
 
 # Faults an adapter understands (mapped to its backend's own switch).
 LOST_AFTER_COMMIT = "drop_after_commit"
@@ -265,7 +266,7 @@ class ManualAdapter(Adapter):
     async def add_account(self, hass: HomeAssistant) -> ConfigEntry:
         """Add the manual tracker with its line through the UI flow."""
         self.hass = hass
-        return await _add_manual_account(hass)
+        return await add_manual_account(hass)
 
     def ledger_count(self) -> int:
         """Count the renewals recorded (each one moves the line's expiry once)."""

@@ -12,23 +12,14 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
+from .helpers import start_fix
+
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
-
-
-async def _start_fix(hass: HomeAssistant, hass_client: ClientSessionGenerator, issue_id: str):
-    """Start a fix flow through the repairs API; return the client and the first step."""
-    assert await async_setup_component(hass, "repairs", {})
-    client = await hass_client()
-    response = await client.post(
-        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
-    )
-    return client, await response.json()
 
 
 async def test_expiring_line_fix_renews_after_confirmation(
@@ -44,7 +35,7 @@ async def test_expiring_line_fix_renews_after_confirmation(
     assert issue is not None
     assert issue.translation_placeholders == {"line": "Europe Esim", "days": "3"}
 
-    client, flow = await _start_fix(hass, hass_client, issue_id)
+    client, flow = await start_fix(hass, hass_client, issue_id)
     assert flow["step_id"] == "confirm"
     placeholders = flow["description_placeholders"]
     assert (placeholders["package"], placeholders["price"]) == ("Europe 5 GB, 15 days", "12.00 USD")
@@ -65,7 +56,7 @@ async def test_expiring_fix_that_cannot_be_paid(
 ) -> None:
     """A fix whose renewal fails ends with the reason, and nothing is charged."""
     issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
-    client, flow = await _start_fix(hass, hass_client, issue_id)
+    client, flow = await start_fix(hass, hass_client, issue_id)
     demo_backend.wallet = Decimal(0)
     response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
     result = await response.json()
@@ -118,7 +109,7 @@ async def test_new_line_is_offered_and_added(
     assert issue is not None
     assert issue.translation_placeholders == {"account": "Demo account", "lines": "Doorbell SIM"}
 
-    client, flow = await _start_fix(hass, hass_client, issue_id)
+    client, flow = await start_fix(hass, hass_client, issue_id)
     assert flow["step_id"] == "pick"
     response = await client.post(
         f"/api/repairs/issues/fix/{flow['flow_id']}", json={"lines": ["doorbell"]}

@@ -15,7 +15,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .test_repairs import _start_fix
+from .helpers import start_fix
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -34,7 +34,7 @@ async def test_renew_fix_for_a_line_removed_meanwhile(
 ) -> None:
     """The quote was shown, then the line was removed: confirming buys nothing."""
     issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
-    client, flow = await _start_fix(hass, hass_client, issue_id)
+    client, flow = await start_fix(hass, hass_client, issue_id)
     assert flow["step_id"] == "confirm"
     remove_line(hass, init_integration, "europe-esim")
     await hass.async_block_till_done()
@@ -57,7 +57,7 @@ async def test_remove_fix_for_a_line_removed_meanwhile(
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     issue_id = f"line_missing_{init_integration.entry_id}_camera-iot"
-    client, flow = await _start_fix(hass, hass_client, issue_id)
+    client, flow = await start_fix(hass, hass_client, issue_id)
     remove_line(hass, init_integration, "camera-iot")
     await hass.async_block_till_done()
     response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
@@ -77,7 +77,7 @@ async def test_new_lines_fix_for_an_account_unloaded_meanwhile(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, minutes=1))
     await hass.async_block_till_done()
     issue_id = f"new_lines_{init_integration.entry_id}"
-    client, flow = await _start_fix(hass, hass_client, issue_id)
+    client, flow = await start_fix(hass, hass_client, issue_id)
     assert flow["step_id"] == "pick"
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     response = await client.post(

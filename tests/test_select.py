@@ -20,8 +20,7 @@ from homeassistant.helpers import entity_registry as er
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .test_button import press
-from .test_services import line_device
+from .helpers import line_device, press
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

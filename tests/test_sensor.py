@@ -19,7 +19,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .conftest import demo_entry
+from .helpers import demo_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 

@@ -9,34 +9,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr
 
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
+from .helpers import line_device, renew
+
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
-
-
-def line_device(hass: HomeAssistant, entry: MockConfigEntry, line_id: str) -> str:
-    """Return the device id of a demo line."""
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, f"demo_demo-account_{line_id}"), entry.entry_id
-    )
-    assert device is not None
-    return device.id
-
-
-async def renew(hass: HomeAssistant, device_id: str, **fields: object) -> dict:
-    """Call the renew action and return its response."""
-    response = await hass.services.async_call(
-        DOMAIN,
-        "renew",
-        {"device_id": device_id, **fields},
-        blocking=True,
-        return_response=True,
-    )
-    assert isinstance(response, dict)
-    return response
 
 
 async def test_renew_charges_once_and_extends_expiry(
@@ -81,7 +60,7 @@ async def test_dry_run_charges_nothing(
     quote = await renew(hass, device_id, dry_run=True)
     assert quote == {
         "dry_run": True,
-        "line_id": "us-travel",
+        "line": "Us Travel",
         "package": {"id": "us-10gb-30d", "name": "US 10 GB, 30 days"},
         "price": 20.0,
         "currency": "USD",
@@ -108,6 +87,7 @@ async def test_list_packages(hass: HomeAssistant, init_integration: MockConfigEn
                 "price": 4.0,
                 "currency": "USD",
                 "data_bytes": 1024**3,
+                "daily_data_bytes": None,
                 "unlimited": False,
                 "validity_days": 30,
                 "default": True,
@@ -118,6 +98,7 @@ async def test_list_packages(hass: HomeAssistant, init_integration: MockConfigEn
                 "price": 6.0,
                 "currency": "USD",
                 "data_bytes": 500 * 1024**2,
+                "daily_data_bytes": None,
                 "unlimited": False,
                 "validity_days": 90,
                 "default": False,
@@ -128,6 +109,7 @@ async def test_list_packages(hass: HomeAssistant, init_integration: MockConfigEn
                 "price": 25.0,
                 "currency": "USD",
                 "data_bytes": 5 * 1024**3,
+                "daily_data_bytes": None,
                 "unlimited": False,
                 "validity_days": 365,
                 "default": False,
@@ -195,7 +177,13 @@ async def test_get_renewals_lists_receipts(
         DOMAIN, "get_renewals", {}, blocking=True, return_response=True
     )
     receipts = response["renewals"]
-    assert [r["line_id"] for r in receipts] == ["camera-iot", "europe-esim"]
+    assert [r["line_name"] for r in receipts] == ["Camera Iot", "Europe Esim"]
+    assert [r["device_id"] for r in receipts] == [
+        line_device(hass, init_integration, "camera-iot"),
+        line_device(hass, init_integration, "europe-esim"),
+    ]
+    # The line is named by its device: no line id (an ICCID for some providers).
+    assert all("line_id" not in r and "line_key" not in r for r in receipts)
     europe = receipts[1]
     assert europe["order_id"] == demo_backend.ledger[0].order_id
     assert europe["reference"] == demo_backend.ledger[0].reference

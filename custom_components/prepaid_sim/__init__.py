@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
+from . import issues
 from .autorenew import AutoRenewer
+from .catalogue import PackageCatalogue
+from .checks import RefreshChecks
 from .const import CONF_PROVIDER, DOMAIN
-from .coordinator import (
-    PrepaidSimConfigEntry,
-    PrepaidSimCoordinator,
-    PrepaidSimData,
-    tracked_line_ids,
-    usage_store,
-)
-from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher
+from .coordinator import PrepaidSimCoordinator, usage_store
+from .journal import async_get_journal
+from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher, known_lines_store
 from .providers import PROVIDERS
-from .providers.base import Snapshot
-from .renewal import RenewalManager, journal_store
-from .repairs import async_update_issues
+from .records import line_key
+from .renewal import RenewalEngine
+from .runtime import PrepaidSimConfigEntry, PrepaidSimData, tracked_line_ids
 from .services import async_setup_services
+from .settings import SettingsReader
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -46,62 +44,73 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
-    """Set up one account: its provider client, coordinator and renewal journal."""
+    """Set up one account: its client, coordinator, renewal engine and checks."""
     spec = PROVIDERS[entry.data[CONF_PROVIDER]]
-    lines = {
-        line_id: entry.subentries[subentry_id].data
-        for line_id, subentry_id in tracked_line_ids(entry).items()
-    }
-    provider = spec.create(async_get_clientsession(hass), entry.data, lines)
-    provider.line_saver = partial(_save_line, hass, entry)
-    coordinator = PrepaidSimCoordinator(hass, entry, provider, spec)
-    renewals = RenewalManager(hass, entry, provider, coordinator)
-    entry.runtime_data = PrepaidSimData(
+    line_subentries = tracked_line_ids(entry)
+    provider = spec.create(
+        async_get_clientsession(hass),
+        entry.data,
+        {line_id: entry.subentries[sub].data for line_id, sub in line_subentries.items()},
+    )
+    provider.line_saver = LineSaver(hass, entry, line_subentries)
+    journal = await async_get_journal(hass)
+    # Journals of version 1 were one per account; they join the shared one once.
+    await journal.async_import_legacy(entry.entry_id, spec.key)
+    coordinator = PrepaidSimCoordinator(hass, entry, provider, spec, line_subentries)
+    catalogue = PackageCatalogue(provider, coordinator.async_local_update)
+    settings = SettingsReader(lambda: entry.subentries, line_subentries)
+    renewals = RenewalEngine(
+        hass,
+        entry,
+        provider=provider,
+        provider_key=spec.key,
+        coordinator=coordinator,
+        catalogue=catalogue,
+        settings=settings,
+        journal=journal,
+        line_subentries=line_subentries,
+    )
+    auto_renewer = AutoRenewer(hass, entry, renewals, settings, line_subentries)
+    entry.runtime_data = data = PrepaidSimData(
         spec=spec,
         provider=provider,
         coordinator=coordinator,
+        catalogue=catalogue,
+        settings=settings,
+        journal=journal,
         renewals=renewals,
-        new_lines=NewLineWatcher(hass, entry),
+        auto_renewer=auto_renewer,
+        new_lines=NewLineWatcher(hass, entry, provider, line_subentries.keys()),
+        line_subentries=line_subentries,
         loaded_with=(frozenset(entry.subentries), dict(entry.data)),
     )
     await coordinator.async_config_entry_first_refresh()
-    # Orders whose answer was lost before a stop are settled before anything new is sent.
-    await renewals.async_load()
-    entry.async_on_unload(renewals.async_shutdown)
+    # Receipts written by any account (one tracking the same line too) show at once.
+    entry.async_on_unload(journal.add_listener(coordinator.async_local_update))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    auto_renewer = AutoRenewer(hass, entry)
-
-    # What the checks last saw: a snapshot and the coordinator's local revision.
-    checked: tuple[Snapshot, int] | None = None
-
-    @callback
-    def _check(snapshot: Snapshot) -> None:
-        """Raise or clear repair issues and run auto-renew."""
-        nonlocal checked
-        checked = (snapshot, coordinator.local_revision)
-        async_update_issues(hass, entry, snapshot)
-        auto_renewer.async_check(snapshot)
-
-    @callback
-    def _check_unless_seen() -> None:
-        """Check again for a change of settings, receipts or packages (not for a fetch)."""
-        if checked != (coordinator.data, coordinator.local_revision):
-            _check(coordinator.data)
-
-    # After every fetch, changed or not (expiry comes closer while the data stays the
-    # same), and after every other change the entities are told about.
-    entry.async_on_unload(coordinator.async_add_fetch_hook(_check))
-    entry.async_on_unload(coordinator.async_add_listener(_check_unless_seen))
-    _check(coordinator.data)
+    RefreshChecks(
+        hass,
+        entry,
+        provider=provider,
+        coordinator=coordinator,
+        catalogue=catalogue,
+        settings=settings,
+        auto_renewer=auto_renewer,
+        line_subentries=line_subentries,
+    ).async_start()
     entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
+    # Renewals left unsettled or unverified by a stop or reload are taken up first; their
+    # records already refuse new renewals of their lines meanwhile.
+    entry.async_create_background_task(hass, renewals.async_resume(), f"{DOMAIN} resume")
     # Package lists feed the selects and suggestions; read them without delaying setup.
-    entry.async_create_background_task(hass, renewals.async_load_catalogues(), f"{DOMAIN} packages")
+    entry.async_create_background_task(
+        hass, catalogue.async_read_all(line_subentries), f"{DOMAIN} packages"
+    )
     # New lines on the account are offered for adding: at start and twice a day.
-    watcher = entry.runtime_data.new_lines
-    entry.async_create_background_task(hass, watcher.async_check(), f"{DOMAIN} new lines")
+    entry.async_create_background_task(hass, data.new_lines.async_check(), f"{DOMAIN} new lines")
 
     async def _async_check_new_lines(_now: datetime) -> None:
-        await watcher.async_check()
+        await data.new_lines.async_check()
 
     entry.async_on_unload(
         async_track_time_interval(hass, _async_check_new_lines, NEW_LINE_CHECK_INTERVAL)
@@ -109,16 +118,25 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     return True
 
 
-@callback
-def _save_line(
-    hass: HomeAssistant, entry: PrepaidSimConfigEntry, line_id: str, changes: dict[str, Any]
-) -> None:
+class LineSaver:
     """Save a provider's changes to a line's stored definition (no reload follows)."""
-    if (subentry_id := tracked_line_ids(entry).get(line_id)) is not None:
-        subentry = entry.subentries[subentry_id]
-        hass.config_entries.async_update_subentry(
-            entry, subentry, data={**subentry.data, **changes}
-        )
+
+    def __init__(
+        self, hass: HomeAssistant, entry: PrepaidSimConfigEntry, line_subentries: dict[str, str]
+    ) -> None:
+        """Save into the subentries of ``entry``."""
+        self._hass = hass
+        self._entry = entry
+        self._line_subentries = line_subentries
+
+    @callback
+    def __call__(self, line_id: str, changes: dict[str, Any]) -> None:
+        """Merge ``changes`` into the line's subentry data."""
+        if (subentry_id := self._line_subentries.get(line_id)) is not None:
+            subentry = self._entry.subentries[subentry_id]
+            self._hass.config_entries.async_update_subentry(
+                self._entry, subentry, data={**subentry.data, **changes}
+            )
 
 
 async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
@@ -130,21 +148,36 @@ async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:
-    """Unload an account, and drop its issues: a removed line or account leaves none behind.
+    """Unload an account once no renewal of it is in flight; drop its issues.
 
-    The issues named after the account (expiring, missing and new lines, a low wallet) are
-    raised again by the next load while they still hold.
+    The issues still true are raised again by the next load.
     """
+    renewals = entry.runtime_data.renewals
+    await renewals.async_drain()
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        for domain, issue_id in list(ir.async_get(hass).issues):
-            if domain == DOMAIN and entry.entry_id in issue_id:
-                ir.async_delete_issue(hass, DOMAIN, issue_id)
+        issues.async_delete_entry_issues(hass, entry.entry_id)
+    else:
+        renewals.async_reopen()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
-    """Delete the account's renewal journal, usage history and known lines with it."""
-    await journal_store(hass, entry.entry_id).async_remove()
+    """Delete the account's receipts, usage history and known lines with it.
+
+    Receipts that still guard money (an unsettled renewal, this month's spend) stay with
+    their provider line, for an account added again or another account tracking it.
+    """
+    provider_key = entry.data[CONF_PROVIDER]
+    elsewhere = {
+        line_key(provider_key, line_id)
+        for other in hass.config_entries.async_entries(DOMAIN)
+        if other.entry_id != entry.entry_id and other.data.get(CONF_PROVIDER) == provider_key
+        for line_id in tracked_line_ids(other)
+    }
+    journal = await async_get_journal(hass)
+    await journal.async_import_legacy(entry.entry_id, provider_key)
+    await journal.async_forget_entry(entry.entry_id, elsewhere)
     await usage_store(hass, entry.entry_id).async_remove()
-    await NewLineWatcher(hass, entry).async_remove()
+    await known_lines_store(hass, entry.entry_id).async_remove()
+    issues.async_delete_entry_issues(hass, entry.entry_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .providers.base import Line
+from .providers.base import Line, LineStatus
 from .settings import LineSettings
 
 MIB = 1024**2
@@ -27,10 +27,22 @@ def is_low_data(line: Line, settings: LineSettings) -> bool | None:
     return remaining * 100 < settings.low_data_percent * total
 
 
-def expires_within_warning(line: Line, settings: LineSettings, now: datetime) -> bool | None:
-    """Return whether the line expires within its warning period; None when unknown."""
+def is_expired(line: Line, now: datetime) -> bool:
+    """Return True when the line's plan has ended (by its status or its expiry)."""
+    if line.status is LineStatus.EXPIRED:
+        return True
+    return line.expires_at is not None and line.expires_at <= now
+
+
+def expiring_soon(line: Line, settings: LineSettings, now: datetime) -> bool | None:
+    """Return whether the line expires within its warning period; None when unknown.
+
+    An expired line is not "expiring in 0 days": it is expired, which its status says.
+    """
     if line.expires_at is None:
         return None
+    if is_expired(line, now):
+        return False
     return line.expires_at - now <= timedelta(days=settings.expiry_warning_days)
 
 

@@ -1,7 +1,8 @@
 """What voice intents and LLM tools share: lines by name, status, confirmed renewals.
 
 A renewal by voice is two steps: a quote (package and price) and, within a short window,
-a confirmation by the same person. Only the confirmation reaches the renewal manager.
+a confirmation from the same person on the same device or satellite. The confirmation
+buys the quoted package at no more than the quoted price, or nothing.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from .alerts import is_expired
 from .const import DOMAIN
-from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .messages import async_message, format_data
-from .renewal import Caller
+from .renewal import Quote, RenewalResult, Requester
+from .runtime import PrepaidSimConfigEntry
 
 # How long a quote waits for its confirmation.
 CONFIRM_WINDOW: Final = timedelta(minutes=2)
 
-_QUOTES: HassKey[dict[str, Quote]] = HassKey(f"{DOMAIN}_quotes")
+# Quotes waiting for a confirmation, by who asked and from where.
+type QuoteKey = tuple[str, str | None, str | None]
+_QUOTES: HassKey[dict[QuoteKey, Quote]] = HassKey(f"{DOMAIN}_quotes")
 
 
 class AssistantError(Exception):
@@ -49,17 +53,6 @@ class LineRef:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """A renewal offered to someone, waiting for their confirmation."""
-
-    line: LineRef
-    package_id: str
-    package_name: str
-    price: str
-    at: datetime
-
-
 def tracked_lines(hass: HomeAssistant) -> list[LineRef]:
     """Return every tracked line of every loaded account."""
     lines: list[LineRef] = []
@@ -68,7 +61,7 @@ def tracked_lines(hass: HomeAssistant) -> list[LineRef]:
             continue
         lines.extend(
             LineRef(entry, line_id, entry.subentries[subentry_id].title)
-            for line_id, subentry_id in tracked_line_ids(entry).items()
+            for line_id, subentry_id in entry.runtime_data.line_subentries.items()
         )
     return lines
 
@@ -115,6 +108,8 @@ def line_status(ref: LineRef) -> dict[str, Any]:
         ),
         "data_total_bytes": line.data_total_bytes,
         "expires_at": line.expires_at.isoformat() if line.expires_at else None,
+        "expired": is_expired(line, dt_util.utcnow()),
+        "queued_packages": [topup.name for topup in line.queued if topup.name],
     }
 
 
@@ -131,7 +126,12 @@ async def async_status_text(hass: HomeAssistant, ref: LineRef, language: str) ->
         return await async_message(
             hass, language, "voice_status_no_expiry", line=ref.name, remaining=remaining
         )
-    until = dt_util.as_local(datetime.fromisoformat(expires)).strftime("%Y-%m-%d")
+    expires_at = datetime.fromisoformat(expires)
+    until = dt_util.as_local(expires_at).strftime("%Y-%m-%d")
+    if facts["expired"]:
+        return await async_message(
+            hass, language, "voice_status_expired", line=ref.name, expired=until
+        )
     if facts["unlimited"] or remaining is None:
         return await async_message(
             hass, language, "voice_status_unlimited", line=ref.name, expires=until
@@ -141,37 +141,46 @@ async def async_status_text(hass: HomeAssistant, ref: LineRef, language: str) ->
     )
 
 
-async def async_quote(hass: HomeAssistant, ref: LineRef, who: str) -> Quote:
-    """Price the line's renewal (no charge) and keep it for ``who`` to confirm."""
-    result = await ref.entry.runtime_data.renewals.async_renew(
-        ref.line_id, caller=Caller.VOICE, dry_run=True
-    )
-    quote = Quote(
-        line=ref,
-        package_id=result["package"]["id"],
-        package_name=result["package"]["name"],
-        price=f"{result['price']:.2f} {result['currency']}",
-        at=dt_util.utcnow(),
-    )
-    hass.data.setdefault(_QUOTES, {})[who] = quote
+def _quote_key(requester: Requester) -> QuoteKey:
+    """Return whose quote it is: the channel, the user and the device or satellite."""
+    return (requester.kind.value, requester.user_id, requester.device_id)
+
+
+async def async_quote(hass: HomeAssistant, ref: LineRef, requester: Requester) -> Quote:
+    """Price the line's renewal (no charge) and keep it for the same requester to confirm."""
+    quote = await ref.entry.runtime_data.renewals.async_quote(ref.line_id, requester=requester)
+    hass.data.setdefault(_QUOTES, {})[_quote_key(requester)] = quote
     return quote
 
 
 async def async_confirm(
-    hass: HomeAssistant, who: str, line: LineRef | None = None
-) -> dict[str, Any]:
-    """Renew what ``who`` was quoted, if the quote is recent (and for ``line``, if given)."""
-    quote = hass.data.setdefault(_QUOTES, {}).get(who)
+    hass: HomeAssistant, requester: Requester, line: LineRef | None = None
+) -> RenewalResult:
+    """Buy what ``requester`` was quoted, if the quote is recent (and for ``line``, if given).
+
+    Only the quoted package, at no more than the quoted price: a price that went up since
+    is refused and nothing is bought.
+    """
+    quotes = hass.data.setdefault(_QUOTES, {})
+    key = _quote_key(requester)
+    quote = quotes.get(key)
     if (
         quote is None
-        or dt_util.utcnow() - quote.at > CONFIRM_WINDOW
-        or (line is not None and line.line_id != quote.line.line_id)
+        or dt_util.utcnow() - quote.quoted_at > CONFIRM_WINDOW
+        or (
+            line is not None
+            and (line.entry.entry_id, line.line_id) != (quote.entry_id, quote.line_id)
+        )
     ):
         raise AssistantError("voice_nothing_to_confirm")
-    del hass.data[_QUOTES][who]
-    if quote.line.entry.state is not ConfigEntryState.LOADED:
-        # Unloaded (or disabled) since the quote: it has no renewal manager to buy with.
-        raise AssistantError("voice_line_unavailable", line=quote.line.name)
-    return await quote.line.entry.runtime_data.renewals.async_renew(
-        quote.line.line_id, quote.package_id, caller=Caller.VOICE
+    del quotes[key]
+    entry: PrepaidSimConfigEntry | None = hass.config_entries.async_get_entry(quote.entry_id)
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
+        # Unloaded (or removed) since the quote: it has no renewal engine to buy with.
+        raise AssistantError("voice_line_unavailable", line=quote.line_name)
+    return await entry.runtime_data.renewals.async_renew(
+        quote.line_id,
+        quote.package.package_id,
+        requester=requester,
+        max_price=quote.price,
     )

@@ -14,36 +14,48 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .alerts import expires_within_warning, is_low_data
-from .coordinator import PrepaidSimConfigEntry
-from .entity import PrepaidSimLineEntity, async_add_line_entities
+from .alerts import expiring_soon, is_low_data
+from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line
-from .renewal import RenewalManager, RenewalState
+from .records import RenewalState
+from .renewal import RenewalEngine
+from .runtime import PrepaidSimConfigEntry
 from .settings import LineSettings
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrepaidSimBinarySensorEntityDescription(BinarySensorEntityDescription):
+class PrepaidSimBinarySensorEntityDescription(BinarySensorEntityDescription, LineEntityDescription):
     """Describes a line binary sensor."""
 
-    is_on_fn: Callable[[Line, LineSettings, RenewalManager], bool | None]
+    is_on_fn: Callable[[Line, LineSettings, RenewalEngine], bool | None]
     # When the state flips by the clock alone (no new data), if it does.
     changes_at_fn: Callable[[Line, LineSettings], datetime | None] | None = None
-    # True when the functions above never read the line's usage figures (see entity.py).
-    ignores_usage: bool = False
 
 
-def _renewal_problem(line: Line, settings: LineSettings, renewals: RenewalManager) -> bool:
-    """Return whether the line's last renewal is unsettled, failed or never arrived."""
+def _renewal_problem(line: Line, settings: LineSettings, renewals: RenewalEngine) -> bool:
+    """Return whether the line's last renewal needs attention.
+
+    A renewal in flight, or an order the provider is still processing, is no problem;
+    a lost answer, an unconfirmed charge, a failure or a renewal that never arrived is.
+    """
     record = renewals.last_record(line.line_id)
     if record is None:
         return False
+    if record.state is RenewalState.PENDING:
+        return record.answer_lost
     return (
-        record.state in (RenewalState.SENDING, RenewalState.PENDING, RenewalState.FAILED)
-        or record.verified is False
+        record.state in (RenewalState.UNCONFIRMED, RenewalState.FAILED) or record.verified is False
     )
+
+
+def _expiring_changes_at(line: Line, settings: LineSettings) -> datetime | None:
+    """Return when Expiring soon flips by the clock: its warning starts, or the plan ends."""
+    if line.expires_at is None:
+        return None
+    starts = line.expires_at - timedelta(days=settings.expiry_warning_days)
+    return starts if starts > dt_util.utcnow() else line.expires_at
 
 
 BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (
@@ -51,16 +63,14 @@ BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (
         key="low_data",
         translation_key="low_data",
         is_on_fn=lambda line, settings, _: is_low_data(line, settings),
+        essential=True,
     ),
     PrepaidSimBinarySensorEntityDescription(
         key="expiring_soon",
         translation_key="expiring_soon",
-        is_on_fn=lambda line, settings, _: expires_within_warning(line, settings, dt_util.utcnow()),
-        changes_at_fn=lambda line, settings: (
-            line.expires_at - timedelta(days=settings.expiry_warning_days)
-            if line.expires_at
-            else None
-        ),
+        is_on_fn=lambda line, settings, _: expiring_soon(line, settings, dt_util.utcnow()),
+        changes_at_fn=_expiring_changes_at,
+        essential=True,
         ignores_usage=True,
     ),
     PrepaidSimBinarySensorEntityDescription(
@@ -82,9 +92,8 @@ async def async_setup_entry(
     async_add_line_entities(
         entry,
         async_add_entities,
-        lambda coordinator, subentry: (
-            PrepaidSimBinarySensor(coordinator, subentry, description)
-            for description in BINARY_SENSORS
+        lambda data, subentry: (
+            PrepaidSimBinarySensor(data, subentry, description) for description in BINARY_SENSORS
         ),
     )
 
@@ -151,9 +160,7 @@ class PrepaidSimBinarySensor(PrepaidSimLineEntity, BinarySensorEntity):
 
     def _is_on(self, line: Line) -> bool | None:
         """Return whether the line needs attention, by the description's rule."""
-        return self.entity_description.is_on_fn(
-            line, self.settings, self.coordinator.config_entry.runtime_data.renewals
-        )
+        return self.entity_description.is_on_fn(line, self.settings, self.data.renewals)
 
     @override
     def _shows(self) -> tuple[Any, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import override
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
@@ -9,18 +10,26 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import PrepaidSimConfigEntry
-from .entity import PrepaidSimLineEntity, async_add_line_entities
-from .renewal import Caller
+from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
+from .renewal import CallerKind, Requester
+from .runtime import PrepaidSimConfigEntry
 
 # Spending money: one press at a time.
 PARALLEL_UPDATES = 1
 
-RENEW_BUTTON = ButtonEntityDescription(
+
+@dataclass(frozen=True, kw_only=True)
+class PrepaidSimButtonEntityDescription(ButtonEntityDescription, LineEntityDescription):
+    """Describes a line button."""
+
+
+RENEW_BUTTON = PrepaidSimButtonEntityDescription(
     key="renew",
     translation_key="renew",
     # A configuration entity: not exposed to voice assistants by default.
     entity_category=EntityCategory.CONFIG,
+    # Its state is the last press; the line's presence is all it reads.
+    ignores_usage=True,
 )
 
 
@@ -33,19 +42,22 @@ async def async_setup_entry(
     async_add_line_entities(
         entry,
         async_add_entities,
-        lambda coordinator, subentry: [PrepaidSimRenewButton(coordinator, subentry, RENEW_BUTTON)],
+        lambda data, subentry: [PrepaidSimRenewButton(data, subentry, RENEW_BUTTON)],
     )
 
 
 class PrepaidSimRenewButton(PrepaidSimLineEntity, ButtonEntity):
-    """Renew the line with its chosen package, through the renewal manager."""
+    """Renew the line with its chosen package, through the renewal engine."""
 
-    # Its state is the last press; the line's presence is all it reads.
-    _ignores_usage = True
+    entity_description: PrepaidSimButtonEntityDescription
 
     @override
     async def async_press(self) -> None:
-        """Renew once; errors reach the user translated."""
-        await self.coordinator.config_entry.runtime_data.renewals.async_renew(
-            self.line_id, caller=Caller.BUTTON
+        """Renew once, if whoever pressed may spend; errors reach them translated."""
+        context = self._context
+        await self.data.renewals.async_renew(
+            self.line_id,
+            requester=Requester(
+                kind=CallerKind.BUTTON, user_id=context.user_id if context else None
+            ),
         )

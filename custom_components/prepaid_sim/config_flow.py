@@ -20,6 +20,7 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     DateTimeSelector,
     NumberSelector,
     NumberSelectorConfig,
@@ -35,9 +36,9 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
-from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .providers import PROVIDERS, ProviderSpec, manual
 from .providers.base import Account, AuthenticationError, LineSummary, Package, ProviderError
+from .runtime import PrepaidSimConfigEntry, tracked_line_ids
 from .settings import (
     CONF_AUTO_RENEW,
     CONF_AUTO_RENEW_HOURS,
@@ -47,6 +48,7 @@ from .settings import (
     CONF_LOW_DATA_PERCENT,
     CONF_PREFERRED_PACKAGE,
     CONF_SPEND_CAP,
+    CONF_VOICE_WITHOUT_USER,
     DEFAULT_AUTO_RENEW_HOURS,
     DEFAULT_AUTO_RENEW_MAX_PER_MONTH,
     DEFAULT_EXPIRY_WARNING_DAYS,
@@ -395,7 +397,7 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
             kept = {k: v for k, v in subentry.data.items() if k not in _SETTING_KEYS}
             return self.async_update_and_abort(entry, subentry, data={**kept, **user_input})
         packages = (
-            entry.runtime_data.renewals.cached_packages(line_id)
+            entry.runtime_data.catalogue.cached(line_id)
             if entry.state is ConfigEntryState.LOADED
             else None
         ) or []
@@ -418,6 +420,7 @@ _SETTING_KEYS = frozenset(
         CONF_AUTO_RENEW_HOURS,
         CONF_AUTO_RENEW_MAX_PER_MONTH,
         CONF_SPEND_CAP,
+        CONF_VOICE_WITHOUT_USER,
     }
 )
 
@@ -427,6 +430,7 @@ _SETTING_DEFAULTS: dict[str, Any] = {
     CONF_AUTO_RENEW: AutoRenewPolicy.OFF.value,
     CONF_AUTO_RENEW_MAX_PER_MONTH: DEFAULT_AUTO_RENEW_MAX_PER_MONTH,
     CONF_AUTO_RENEW_HOURS: DEFAULT_AUTO_RENEW_HOURS,
+    CONF_VOICE_WITHOUT_USER: False,
 }
 
 
@@ -469,5 +473,6 @@ def _settings_schema(packages: list[Package]) -> probatio.Schema:
             probatio.Required(CONF_AUTO_RENEW_HOURS): _number(1, 720, 1, "h"),
             probatio.Required(CONF_AUTO_RENEW_MAX_PER_MONTH): _number(1, 31, 1),
             probatio.Optional(CONF_SPEND_CAP): _number(0, 100_000, 0.01),
+            probatio.Optional(CONF_VOICE_WITHOUT_USER, default=False): BooleanSelector(),
         }
     )

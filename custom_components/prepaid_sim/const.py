@@ -31,3 +31,8 @@ ATTR_PACKAGE: Final = "package"
 ATTR_DRY_RUN: Final = "dry_run"
 ATTR_REQUEST_ID: Final = "request_id"
 ATTR_ALLOW_REPEAT: Final = "allow_repeat"
+
+
+def line_device_identifier(entry_unique_id: str | None, line_id: str) -> str:
+    """Return the device identifier of a line: the provider's stable line id, scoped."""
+    return f"{entry_unique_id}_{line_id}"

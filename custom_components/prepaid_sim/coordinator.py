@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, override
-import weakref
+from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_LINE_ID, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
+from . import issues
+from .const import DOMAIN, LOGGER
 from .forecast import UsageHistory
 from .providers import ProviderSpec
 from .providers.base import (
@@ -31,27 +29,6 @@ from .providers.base import (
 
 # How often the usage history is written.
 HISTORY_SAVE_DELAY = timedelta(minutes=5)
-
-if TYPE_CHECKING:
-    from .new_lines import NewLineWatcher
-    from .renewal import RenewalManager
-
-
-@dataclass(kw_only=True, slots=True)
-class PrepaidSimData:
-    """What a loaded account keeps at run time."""
-
-    spec: ProviderSpec
-    provider: Provider
-    coordinator: PrepaidSimCoordinator
-    renewals: RenewalManager
-    new_lines: NewLineWatcher
-    # The lines and credentials set up at load: changing them needs a reload; changing a
-    # line's settings does not.
-    loaded_with: tuple[frozenset[str], dict[str, Any]]
-
-
-type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,56 +48,25 @@ class LineListener:
     ignores_usage: bool
 
 
-# Per entry: the subentries and modification time the line map was built from, and the map.
-_tracked: weakref.WeakKeyDictionary[
-    ConfigEntry, tuple[Mapping[str, Any], datetime, Mapping[str, str]]
-] = weakref.WeakKeyDictionary()
-
-
-def tracked_line_ids(entry: ConfigEntry) -> Mapping[str, str]:
-    """Map each tracked line id to the id of its subentry (read-only).
-
-    Called per line on every refresh (settings, packages, issues), so the map is built once
-    per change of the entry: adding or removing a subentry replaces ``entry.subentries`` and
-    every update through Home Assistant moves ``entry.modified_at``.
-    """
-    cached = _tracked.get(entry)
-    if cached is not None and cached[0] is entry.subentries and cached[1] == entry.modified_at:
-        return cached[2]
-    line_ids = MappingProxyType(
-        {
-            subentry.data[CONF_LINE_ID]: subentry_id
-            for subentry_id, subentry in entry.subentries.items()
-            if subentry.subentry_type == SUBENTRY_TYPE_LINE
-        }
-    )
-    _tracked[entry] = (entry.subentries, entry.modified_at, line_ids)
-    return line_ids
-
-
 def usage_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     """Return the store that keeps an account's usage history."""
     return Store(hass, 1, f"{DOMAIN}.{entry_id}.usage", private=True)
 
 
-def missing_line_issue_id(entry_id: str, line_id: str) -> str:
-    """Return the repair issue id for a tracked line the provider stopped returning."""
-    return f"line_missing_{entry_id}_{line_id}"
-
-
 class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
     """Read the account's wallet and every tracked line; entities only read from here."""
 
-    config_entry: PrepaidSimConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: PrepaidSimConfigEntry,
+        entry: ConfigEntry,
         provider: Provider,
         spec: ProviderSpec,
+        line_subentries: Mapping[str, str],
     ) -> None:
-        """Poll ``provider`` at the interval its data freshness deserves."""
+        """Poll ``provider`` for the lines (id -> subentry id) at the interval they deserve."""
         super().__init__(
             hass,
             LOGGER,
@@ -131,6 +77,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             always_update=False,
         )
         self.provider = provider
+        self.line_subentries = line_subentries
         # Run after every successful fetch, changed or not: time-based checks (expiry
         # warnings, auto-renew) must not wait for the data to change.
         self._fetch_hooks: list[Callable[[Snapshot], None]] = []
@@ -144,6 +91,8 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         self._line_listeners: dict[str, dict[int, LineListener]] = {}
         self._lines_told: dict[str, tuple[Any, ...]] = {}
         self._remove_line_dispatch: CALLBACK_TYPE | None = None
+        # Lines the provider returned but that could not be understood, as last logged.
+        self._unreadable: frozenset[str] = frozenset()
         self.history = UsageHistory()
         self._history_store = usage_store(hass, entry.entry_id)
         self._history_save_due: datetime | None = None
@@ -156,7 +105,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
     @override
     async def _async_update_data(self) -> Snapshot:
         """Fetch one snapshot and translate provider errors."""
-        line_ids = tracked_line_ids(self.config_entry)
+        line_ids = self.line_subentries
         try:
             snapshot = await self.provider.async_fetch(line_ids.keys())
         except AuthenticationError as err:
@@ -179,6 +128,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             ) from err
         snapshot = self._keep_unchanged(snapshot)
         self._report_missing_lines(snapshot, line_ids)
+        self._log_unreadable_lines(snapshot, line_ids)
         self._record_usage(snapshot, line_ids.keys())
         for hook in list(self._fetch_hooks):
             hook(snapshot)
@@ -291,26 +241,46 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             )
             self._history_save_due = now + HISTORY_SAVE_DELAY
 
+    def _log_unreadable_lines(self, snapshot: Snapshot, line_ids: Mapping[str, str]) -> None:
+        """Log when a line becomes unreadable and when it recovers, not on every refresh."""
+        unreadable = snapshot.unreadable_line_ids
+        if unreadable == self._unreadable:
+            return
+        subentries = self.config_entry.subentries
+        for line_id in unreadable - self._unreadable:
+            if (subentry_id := line_ids.get(line_id)) is not None and subentry_id in subentries:
+                LOGGER.warning(
+                    "%s: the provider's answer for line %s cannot be understood; it is "
+                    "shown as unavailable until it can",
+                    self.config_entry.title,
+                    subentries[subentry_id].title,
+                )
+        for line_id in self._unreadable - unreadable:
+            if (subentry_id := line_ids.get(line_id)) is not None and subentry_id in subentries:
+                LOGGER.info(
+                    "%s: line %s can be read again",
+                    self.config_entry.title,
+                    subentries[subentry_id].title,
+                )
+        self._unreadable = unreadable
+
     def _report_missing_lines(self, snapshot: Snapshot, line_ids: Mapping[str, str]) -> None:
         """Raise a repair issue for each tracked line the provider no longer returns."""
         entry = self.config_entry
-        raised = ir.async_get(self.hass).issues
         for line_id, subentry_id in line_ids.items():
-            issue_id = missing_line_issue_id(entry.entry_id, line_id)
             if line_id in snapshot.missing_line_ids:
-                ir.async_create_issue(
+                issues.async_create(
                     self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=True,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key="line_missing",
-                    translation_placeholders={
+                    entry.entry_id,
+                    issues.IssueKind.LINE_MISSING,
+                    subentry_id,
+                    placeholders={
                         "line": entry.subentries[subentry_id].title,
                         "account": entry.title,
                     },
-                    data={"entry_id": entry.entry_id, "subentry_id": subentry_id},
+                    data={"subentry_id": subentry_id},
                 )
-            elif (DOMAIN, issue_id) in raised:
-                # Looked up first: most lines have no issue, and this runs every refresh.
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            else:
+                issues.async_delete(
+                    self.hass, entry.entry_id, issues.IssueKind.LINE_MISSING, subentry_id
+                )

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_LINE_ID
-from .coordinator import PrepaidSimConfigEntry
+from .runtime import PrepaidSimConfigEntry
 
 # Credentials, and anything that identifies a SIM or a person.
 TO_REDACT = {
@@ -68,7 +68,10 @@ async def async_get_config_entry_diagnostics(
             "provider": entry.runtime_data.spec.key,
             "update_interval": str(entry.runtime_data.coordinator.update_interval),
             "snapshot": _snapshot_dict(entry),
-            "renewals": entry.runtime_data.renewals.receipts(),
+            "renewals": [
+                record.as_receipt()
+                for record in entry.runtime_data.journal.receipts(entry_id=entry.entry_id)
+            ],
         },
         TO_REDACT,
     )
@@ -84,7 +87,14 @@ async def async_get_device_diagnostics(
         {
             "provider": entry.runtime_data.spec.key,
             "snapshot": _snapshot_dict(entry, line_id),
-            "renewals": entry.runtime_data.renewals.receipts(line_id) if line_id else [],
+            "renewals": [
+                record.as_receipt()
+                for record in entry.runtime_data.journal.receipts(
+                    key=entry.runtime_data.renewals.key(line_id)
+                )
+            ]
+            if line_id
+            else [],
         },
         TO_REDACT,
     )

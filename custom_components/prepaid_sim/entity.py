@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigSubentry
@@ -12,9 +13,10 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_LINE_ID, DOMAIN, LARGE_ACCOUNT_LINES, SUBENTRY_TYPE_LINE
-from .coordinator import LineContext, PrepaidSimConfigEntry, PrepaidSimCoordinator, tracked_line_ids
+from .const import CONF_LINE_ID, DOMAIN, LARGE_ACCOUNT_LINES, line_device_identifier
+from .coordinator import LineContext, PrepaidSimCoordinator
 from .providers.base import Line
+from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 from .settings import LineSettings
 
 
@@ -22,63 +24,50 @@ from .settings import LineSettings
 def async_add_line_entities(
     entry: PrepaidSimConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    build: Callable[[PrepaidSimCoordinator, ConfigSubentry], Iterable[Entity]],
+    build: Callable[[PrepaidSimData, ConfigSubentry], Iterable[Entity]],
 ) -> None:
     """Add ``build``'s entities for every tracked line, each under its line's subentry."""
-    coordinator = entry.runtime_data.coordinator
-    for subentry_id, subentry in entry.subentries.items():
-        if subentry.subentry_type == SUBENTRY_TYPE_LINE:
-            async_add_entities(build(coordinator, subentry), config_subentry_id=subentry_id)
+    data = entry.runtime_data
+    for subentry_id in data.line_subentries.values():
+        async_add_entities(
+            build(data, entry.subentries[subentry_id]), config_subentry_id=subentry_id
+        )
 
 
-# What every line shows by default in a large account (see LARGE_ACCOUNT_LINES): the
-# data, the plan's end, the balance and the two alerts.
-ESSENTIAL_KEYS: frozenset[str] = frozenset(
-    {
-        "data_remaining",
-        "data_used",
-        "data_total",
-        "plan_expiry",
-        "status",
-        "balance",
-        "low_data",
-        "expiring_soon",
-    }
-)
+@dataclass(frozen=True, kw_only=True)
+class LineEntityDescription(EntityDescription):
+    """What every line entity's description says besides its platform's fields."""
 
-
-def line_device_identifier(entry_unique_id: str | None, line_id: str) -> str:
-    """Return the device identifier of a line: the provider's stable line id, scoped."""
-    return f"{entry_unique_id}_{line_id}"
+    # Enabled by default even in a large account (see LARGE_ACCOUNT_LINES): the data, the
+    # plan's end, the balance and the two alerts.
+    essential: bool = False
+    # The entity's state never depends on the line's usage figures
+    # (providers.base.LINE_USAGE_FIELDS): a read in which only those moved skips it.
+    ignores_usage: bool = False
 
 
 class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     """An entity that shows one aspect of one line."""
 
     _attr_has_entity_name = True
+    entity_description: LineEntityDescription
     # What the entity showed when a refresh last wrote it (see _handle_coordinator_update).
     _shown: tuple[Any, ...] | None = None
-    # True for entities whose state never depends on the line's usage figures
-    # (providers.base.LINE_USAGE_FIELDS): a read in which only those moved skips them.
-    _ignores_usage: bool = False
 
     def __init__(
         self,
-        coordinator: PrepaidSimCoordinator,
+        data: PrepaidSimData,
         subentry: ConfigSubentry,
-        description: EntityDescription,
+        description: LineEntityDescription,
     ) -> None:
         """Bind the entity to its line and describe the line's device."""
+        coordinator = data.coordinator
+        self.data = data
         self.line_id: str = subentry.data[CONF_LINE_ID]
-        # Sensor and binary sensor descriptions say it per entity; the others set it.
-        ignores_usage = getattr(description, "ignores_usage", self._ignores_usage)
         # The coordinator tells the entity only about changes to its line (LineContext).
-        super().__init__(coordinator, LineContext(self.line_id, ignores_usage))
+        super().__init__(coordinator, LineContext(self.line_id, description.ignores_usage))
         self.entity_description = description
-        if (
-            description.key not in ESSENTIAL_KEYS
-            and len(tracked_line_ids(coordinator.config_entry)) > LARGE_ACCOUNT_LINES
-        ):
+        if not description.essential and len(data.line_subentries) > LARGE_ACCOUNT_LINES:
             self._attr_entity_registry_enabled_default = False
         self.subentry_id = subentry.subentry_id
         entry = coordinator.config_entry
@@ -88,7 +77,7 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         self._attr_device_info = DeviceInfo(
             entry_type=DeviceEntryType.SERVICE,
             identifiers={(DOMAIN, identifier)},
-            manufacturer=entry.runtime_data.spec.name,
+            manufacturer=data.spec.name,
             model=line.plan_name if line else None,
             name=subentry.title,
         )
@@ -101,7 +90,7 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
     @property
     def settings(self) -> LineSettings:
         """Return the line's current settings."""
-        return self.coordinator.config_entry.runtime_data.renewals.settings(self.line_id)
+        return self.data.settings.of(self.line_id)
 
     def _inputs_changed(self) -> None:
         """React to new inputs before the state is compared (for subclasses)."""

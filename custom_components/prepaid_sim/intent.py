@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv, intent
 
 from .assistant import AssistantError, async_confirm, async_quote, async_status_text, find_line
 from .messages import async_message
+from .renewal import CallerKind, Requester
 
 INTENT_LINE_STATUS = "PrepaidSimLineStatus"
 INTENT_RENEW_LINE = "PrepaidSimRenewLine"
@@ -27,9 +28,16 @@ async def async_setup_intents(hass: HomeAssistant) -> None:
     intent.async_register(hass, ConfirmRenewalIntentHandler())
 
 
-def _speaker(intent_obj: intent.Intent) -> str:
-    """Return who is speaking: a quote is only confirmed by the one who got it."""
-    return f"voice:{intent_obj.context.user_id or 'anyone'}"
+def _speaker(intent_obj: intent.Intent) -> Requester:
+    """Return who is speaking, and where: a quote is only confirmed by the one who got it.
+
+    A voice satellite nobody is signed in to has no user; its device still tells it apart.
+    """
+    return Requester(
+        kind=CallerKind.VOICE,
+        user_id=intent_obj.context.user_id,
+        device_id=intent_obj.satellite_id or intent_obj.device_id,
+    )
 
 
 def _line_name(intent_obj: intent.Intent) -> str | None:
@@ -100,8 +108,8 @@ class RenewLineIntentHandler(intent.IntentHandler):
                 language,
                 "voice_quote",
                 line=line.name,
-                package=quote.package_name,
-                price=quote.price,
+                package=quote.package.name,
+                price=str(quote.price),
             ),
         )
 
@@ -127,7 +135,7 @@ class ConfirmRenewalIntentHandler(intent.IntentHandler):
                 hass,
                 language,
                 "voice_renewed",
-                package=result["package"]["name"],
-                price=f"{result['price']:.2f} {result['currency']}",
+                package=result.package_name,
+                price=str(result.price),
             ),
         )

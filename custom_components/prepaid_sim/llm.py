@@ -21,6 +21,7 @@ from .assistant import (
     tracked_lines,
 )
 from .const import DOMAIN
+from .renewal import CallerKind, Requester
 
 
 @callback
@@ -90,12 +91,17 @@ class RenewLineTool(llm.Tool):
     ) -> JsonObjectType:
         """Quote, or renew what was quoted in this conversation."""
         language = llm_context.language or "en"
-        who = f"llm:{llm_context.context.user_id if llm_context.context else None}"
+        # A quote is confirmed only by the same user in the same conversation's device.
+        who = Requester(
+            kind=CallerKind.ASSISTANT,
+            user_id=llm_context.context.user_id if llm_context.context else None,
+            device_id=llm_context.device_id,
+        )
         try:
             ref = find_line(hass, tool_input.tool_args["line"])
             if tool_input.tool_args.get("confirm"):
                 result = await async_confirm(hass, who, ref)
-                return {"success": True, "renewed": True, "order": result}
+                return {"success": True, "renewed": True, "order": result.as_response()}
             quote = await async_quote(hass, ref, who)
         except AssistantError as err:
             return _error(await err.async_text(hass, language))
@@ -105,7 +111,7 @@ class RenewLineTool(llm.Tool):
             "success": True,
             "renewed": False,
             "line": ref.name,
-            "package": quote.package_name,
-            "price": quote.price,
+            "package": quote.package.name,
+            "price": str(quote.price),
             "next_step": "Ask the user to confirm; then call again with confirm: true.",
         }

@@ -1,4 +1,8 @@
-"""Repairs: issues raised from each refresh, and the fixes a user can confirm."""
+"""Repair fix flows: one per fixable kind of issue (see issues.py), all on a loaded account.
+
+Home Assistant's Repairs dashboard is for administrators only, so a fix that renews is
+an administrator's renewal; it buys the package and price the user was shown, or nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,8 @@ import probatio
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -20,86 +23,38 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.util import dt as dt_util
 
-from .alerts import days_left, expires_within_warning
-from .const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
-from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
-from .new_lines import FIX_ADD_LINES
-from .providers.base import Snapshot
-from .renewal import Caller
+from . import issues
+from .const import CONF_LINE_ID, SUBENTRY_TYPE_LINE
+from .journal import async_get_journal
+from .renewal import CallerKind, Quote, Requester
+from .runtime import PrepaidSimConfigEntry, tracked_line_ids
 
-FIX_RENEW = "renew"
 CONF_LINES = "lines"
+REPAIR_REQUESTER = Requester(kind=CallerKind.REPAIR)
 
 
-def expiring_issue_id(entry_id: str, line_id: str) -> str:
-    """Return the issue id for a line that expires soon."""
-    return f"line_expiring_{entry_id}_{line_id}"
+class AccountRepairFlow(RepairsFlow):
+    """A fix that needs its account loaded (it may have been unloaded since the issue)."""
 
-
-@callback
-def async_update_issues(
-    hass: HomeAssistant, entry: PrepaidSimConfigEntry, snapshot: Snapshot
-) -> None:
-    """Raise or clear the account's issues from a snapshot."""
-    data = entry.runtime_data
-    now = dt_util.utcnow()
-    # Most lines raise nothing: look before deleting (this runs per line on every refresh).
-    raised = ir.async_get(hass).issues
-    wallet_short: list[str] = []
-    for line_id, subentry_id in tracked_line_ids(entry).items():
-        line = snapshot.lines.get(line_id)
-        if line is None:
-            continue
-        title = entry.subentries[subentry_id].title
-        issue_id = expiring_issue_id(entry.entry_id, line_id)
-        if expires_within_warning(line, data.renewals.settings(line_id), now):
-            ir.async_create_issue(
-                hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=True,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="line_expiring",
-                translation_placeholders={"line": title, "days": str(days_left(line, now))},
-                data={"kind": FIX_RENEW, "entry_id": entry.entry_id, "line_id": line_id},
-            )
-        elif (DOMAIN, issue_id) in raised:
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
-        packages = data.renewals.cached_packages(line_id)
-        package = data.renewals.default_package(line_id, packages) if packages else None
-        if (
-            snapshot.wallet is not None
-            and package is not None
-            and package.price.currency == snapshot.wallet.currency
-            and package.price.amount > snapshot.wallet.amount
-        ):
-            wallet_short.append(f"{title} ({package.price})")
-    wallet_issue = f"wallet_low_{entry.entry_id}"
-    if wallet_short and snapshot.wallet is not None:
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            wallet_issue,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="wallet_low",
-            translation_placeholders={
-                "account": entry.title,
-                "balance": str(snapshot.wallet),
-                "lines": ", ".join(wallet_short),
-            },
-        )
-    else:
-        ir.async_delete_issue(hass, DOMAIN, wallet_issue)
-
-
-class RenewLineFlow(RepairsFlow):
-    """Renew an expiring line after the user saw the package and price."""
-
-    def __init__(self, entry_id: str, line_id: str) -> None:
-        """Remember which line to renew."""
+    def __init__(self, entry_id: str, data: dict[str, str | int | float | None]) -> None:
+        """Remember the account and what the issue was raised about."""
         self._entry_id = entry_id
-        self._line_id = line_id
+        self._data = data
+
+    def _loaded_entry(self) -> PrepaidSimConfigEntry | None:
+        """Return the account if it is loaded, else None."""
+        entry: PrepaidSimConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        return entry
+
+
+class RenewLineFlow(AccountRepairFlow):
+    """Renew an expiring (or expired) line after the user saw the package and price."""
+
+    _quote: Quote | None = None
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Go straight to the confirmation."""
@@ -108,18 +63,25 @@ class RenewLineFlow(RepairsFlow):
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Show the quote; renew once confirmed."""
-        entry: PrepaidSimConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._entry_id
-        )
-        if entry is None or self._line_id not in tracked_line_ids(entry):
+        """Show the quote; buy exactly it once confirmed."""
+        entry = self._loaded_entry()
+        if entry is None:
+            return self.async_abort(reason="account_not_loaded")
+        subentry = entry.subentries.get(str(self._data.get("subentry_id")))
+        if subentry is None:
             return self.async_abort(reason="line_already_removed")
+        line_id = subentry.data[CONF_LINE_ID]
         renewals = entry.runtime_data.renewals
         try:
-            if user_input is not None:
-                await renewals.async_renew(self._line_id, caller=Caller.REPAIR)
+            if user_input is not None and self._quote is not None:
+                await renewals.async_renew(
+                    line_id,
+                    self._quote.package.package_id,
+                    requester=REPAIR_REQUESTER,
+                    max_price=self._quote.price,
+                )
                 return self.async_create_entry(data={})
-            quote = await renewals.async_renew(self._line_id, caller=Caller.REPAIR, dry_run=True)
+            self._quote = await renewals.async_quote(line_id, requester=REPAIR_REQUESTER)
         except HomeAssistantError as err:
             return self.async_abort(
                 reason="renewal_failed", description_placeholders={"error": str(err)}
@@ -128,23 +90,16 @@ class RenewLineFlow(RepairsFlow):
             step_id="confirm",
             data_schema=probatio.Schema({}),
             description_placeholders={
-                "line": entry.subentries[tracked_line_ids(entry)[self._line_id]].title,
-                "package": quote["package"]["name"],
-                "price": f"{quote['price']:.2f} {quote['currency']}",
-                "expires": dt_util.as_local(
-                    dt_util.parse_datetime(quote["new_expires_at"]) or dt_util.utcnow()
-                ).strftime("%Y-%m-%d %H:%M"),
+                "line": subentry.title,
+                "package": self._quote.package.name,
+                "price": str(self._quote.price),
+                "expires": dt_util.as_local(self._quote.new_expires_at).strftime("%Y-%m-%d %H:%M"),
             },
         )
 
 
-class RemoveMissingLineFlow(RepairsFlow):
+class RemoveMissingLineFlow(AccountRepairFlow):
     """Stop tracking a line the provider no longer returns."""
-
-    def __init__(self, entry_id: str, subentry_id: str) -> None:
-        """Remember which line to remove."""
-        self._entry_id = entry_id
-        self._subentry_id = subentry_id
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Go straight to the confirmation."""
@@ -156,12 +111,12 @@ class RemoveMissingLineFlow(RepairsFlow):
         """Remove the line's subentry (and so its device and entities) once confirmed."""
         entries = self.hass.config_entries
         entry = entries.async_get_entry(self._entry_id)
-        subentry = entry.subentries.get(self._subentry_id) if entry else None
+        subentry = entry.subentries.get(str(self._data.get("subentry_id"))) if entry else None
         if entry is None or subentry is None:
             # Already removed some other way: nothing left to fix.
             return self.async_abort(reason="line_already_removed")
         if user_input is not None:
-            entries.async_remove_subentry(entry, self._subentry_id)
+            entries.async_remove_subentry(entry, subentry.subentry_id)
             return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",
@@ -170,12 +125,8 @@ class RemoveMissingLineFlow(RepairsFlow):
         )
 
 
-class AddNewLinesFlow(RepairsFlow):
+class AddNewLinesFlow(AccountRepairFlow):
     """Pick which of an account's new lines to track."""
-
-    def __init__(self, entry_id: str) -> None:
-        """Remember the account."""
-        self._entry_id = entry_id
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Go straight to the choice."""
@@ -183,10 +134,8 @@ class AddNewLinesFlow(RepairsFlow):
 
     async def async_step_pick(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         """Add the chosen lines as subentries; remember the others as declined."""
-        entry: PrepaidSimConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._entry_id
-        )
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
+        entry = self._loaded_entry()
+        if entry is None:
             return self.async_abort(reason="account_not_loaded")
         watcher = entry.runtime_data.new_lines
         offered = list(watcher.offered)
@@ -227,13 +176,80 @@ class AddNewLinesFlow(RepairsFlow):
         )
 
 
+class SettleRenewalFlow(AccountRepairFlow):
+    """Settle a renewal nobody could confirm: the user says whether the provider charged."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Ask which it was."""
+        return self.async_show_menu(step_id="init", menu_options=["charged", "not_charged"])
+
+    async def async_step_charged(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Count the renewal as done: the provider charged."""
+        return await self._async_settle(charged=True)
+
+    async def async_step_not_charged(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Count the renewal as not placed: the provider did not charge."""
+        return await self._async_settle(charged=False)
+
+    async def _async_settle(self, *, charged: bool) -> RepairsFlowResult:
+        """Record the user's answer through the renewal engine."""
+        entry = self._loaded_entry()
+        if entry is None:
+            return self.async_abort(reason="account_not_loaded")
+        settled = await entry.runtime_data.renewals.async_settle_by_user(
+            str(self._data.get("reference")), charged=charged
+        )
+        if not settled:
+            return self.async_abort(reason="already_settled")
+        return self.async_create_entry(data={})
+
+
+class AcknowledgeJournalFlow(RepairsFlow):
+    """Acknowledge a damaged renewal journal; the lines it concerns take renewals again."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Go straight to the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Clear the damage once the user confirms they checked their provider's records."""
+        if user_input is not None:
+            await (await async_get_journal(self.hass)).async_acknowledge_damage()
+            issues.async_delete_journal_damaged(self.hass)
+            return self.async_create_entry(data={})
+        return self.async_show_form(step_id="confirm", data_schema=probatio.Schema({}))
+
+
+class NothingToFixFlow(RepairsFlow):
+    """The fallback for an issue this version cannot fix (raised by an older one)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Say there is nothing to do here."""
+        return self.async_abort(reason="not_fixable")
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """Return the fix flow of a fixable issue."""
-    assert data is not None
-    if data.get("kind") == FIX_RENEW:
-        return RenewLineFlow(str(data["entry_id"]), str(data["line_id"]))
-    if data.get("kind") == FIX_ADD_LINES:
-        return AddNewLinesFlow(str(data["entry_id"]))
-    return RemoveMissingLineFlow(str(data["entry_id"]), str(data["subentry_id"]))
+    """Return the fix flow of a fixable issue, by its kind."""
+    kind = issues.kind_of(data)
+    if kind is issues.IssueKind.JOURNAL_DAMAGED:
+        return AcknowledgeJournalFlow()
+    if kind is None or data is None or not isinstance(entry_id := data.get("entry_id"), str):
+        return NothingToFixFlow()
+    flows: dict[issues.IssueKind, type[AccountRepairFlow]] = {
+        issues.IssueKind.LINE_EXPIRING: RenewLineFlow,
+        issues.IssueKind.LINE_EXPIRED: RenewLineFlow,
+        issues.IssueKind.LINE_MISSING: RemoveMissingLineFlow,
+        issues.IssueKind.NEW_LINES: AddNewLinesFlow,
+        issues.IssueKind.RENEWAL_UNCONFIRMED: SettleRenewalFlow,
+    }
+    if (flow := flows.get(kind)) is None:
+        return NothingToFixFlow()
+    return flow(entry_id, data)

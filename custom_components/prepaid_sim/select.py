@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import override
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
@@ -11,18 +12,27 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .coordinator import PrepaidSimConfigEntry
-from .entity import PrepaidSimLineEntity, async_add_line_entities
+from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Package
+from .renewal import CallerKind, Requester, async_check_may_spend
+from .runtime import PrepaidSimConfigEntry
 from .settings import CONF_PREFERRED_PACKAGE
 
 # Changes only a setting; no provider call.
 PARALLEL_UPDATES = 0
 
-PACKAGE_SELECT = SelectEntityDescription(
+
+@dataclass(frozen=True, kw_only=True)
+class PrepaidSimSelectEntityDescription(SelectEntityDescription, LineEntityDescription):
+    """Describes a line select."""
+
+
+PACKAGE_SELECT = PrepaidSimSelectEntityDescription(
     key="renewal_package",
     translation_key="renewal_package",
     entity_category=EntityCategory.CONFIG,
+    # The packages, the settings and the line's current package decide the option.
+    ignores_usage=True,
 )
 
 
@@ -35,23 +45,19 @@ async def async_setup_entry(
     async_add_line_entities(
         entry,
         async_add_entities,
-        lambda coordinator, subentry: [
-            PrepaidSimPackageSelect(coordinator, subentry, PACKAGE_SELECT)
-        ],
+        lambda data, subentry: [PrepaidSimPackageSelect(data, subentry, PACKAGE_SELECT)],
     )
 
 
 class PrepaidSimPackageSelect(PrepaidSimLineEntity, SelectEntity):
     """Choose the package that renewals of this line buy."""
 
-    # The packages, the settings and the line's current package decide the option.
-    _ignores_usage = True
+    entity_description: PrepaidSimSelectEntityDescription
 
     @property
     def _packages(self) -> list[Package]:
         """Return the line's packages as last read."""
-        renewals = self.coordinator.config_entry.runtime_data.renewals
-        return renewals.cached_packages(self.line_id) or []
+        return self.data.catalogue.cached(self.line_id) or []
 
     @property
     @override
@@ -69,13 +75,21 @@ class PrepaidSimPackageSelect(PrepaidSimLineEntity, SelectEntity):
     @override
     def current_option(self) -> str | None:
         """Return the package a renewal would buy now."""
-        renewals = self.coordinator.config_entry.runtime_data.renewals
-        package = renewals.default_package(self.line_id, self._packages)
+        package = self.data.catalogue.chosen(
+            self.line_id, self.settings.preferred_package, self.line
+        )
         return package.name if package else None
 
     @override
     async def async_select_option(self, option: str) -> None:
-        """Save the chosen package as the line's preferred one."""
+        """Save the chosen package as the line's preferred one (it decides what is bought)."""
+        context = self._context
+        await async_check_may_spend(
+            self.hass,
+            Requester(kind=CallerKind.BUTTON, user_id=context.user_id if context else None),
+            self.coordinator.config_entry.subentries[self.subentry_id].title,
+            self.settings,
+        )
         package = next((p for p in self._packages if p.name == option), None)
         if package is None:
             raise ServiceValidationError(

@@ -20,61 +20,64 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import PrepaidSimConfigEntry, PrepaidSimCoordinator
-from .entity import PrepaidSimLineEntity, async_add_line_entities
+from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line, LineStatus, Money
+from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0
 
 
-def _balance(line: Line, coordinator: PrepaidSimCoordinator) -> Money | None:
+def _balance(line: Line, data: PrepaidSimData) -> Money | None:
     """Return the line's own credit, or else the account wallet that pays for it."""
-    return line.balance or coordinator.data.wallet
+    return line.balance or data.coordinator.data.wallet
 
 
-def _suggested_package(line: Line, coordinator: PrepaidSimCoordinator) -> str | None:
+def _suggested_package(line: Line, data: PrepaidSimData) -> str | None:
     """Return the name of the package that covers the forecast use until expiry."""
-    packages = coordinator.config_entry.runtime_data.renewals.cached_packages(line.line_id)
-    package = coordinator.history.suggest(line, packages or [], dt_util.utcnow())
+    packages = data.catalogue.cached(line.line_id)
+    package = data.coordinator.history.suggest(line, packages or [], dt_util.utcnow())
     return package.name if package else None
 
 
-def _last_renewal(line: Line, coordinator: PrepaidSimCoordinator) -> datetime | None:
+def _last_renewal(line: Line, data: PrepaidSimData) -> datetime | None:
     """Return when the line's latest renewal was asked for."""
-    record = coordinator.config_entry.runtime_data.renewals.last_record(line.line_id)
-    return record.created if record else None
+    record = data.renewals.last_record(line.line_id)
+    return record.created_at if record else None
 
 
-def _last_renewal_receipt(line: Line, coordinator: PrepaidSimCoordinator) -> dict[str, Any]:
+def _last_renewal_receipt(line: Line, data: PrepaidSimData) -> dict[str, Any]:
     """Return the latest receipt's details."""
-    record = coordinator.config_entry.runtime_data.renewals.last_record(line.line_id)
+    record = data.renewals.last_record(line.line_id)
     if record is None:
         return {}
     return {
         "package": record.package_name,
-        "price": float(record.amount),
-        "currency": record.currency,
+        "price": float(record.price.amount),
+        "currency": record.price.currency,
         "order_id": record.order_id,
-        "outcome": record.state,
+        "outcome": record.state.value,
         "caller": record.caller,
     }
 
 
+def _queued(line: Line, data: PrepaidSimData) -> dict[str, Any]:
+    """Return the packages queued to start when the current plan ends."""
+    return {"packages": [topup.name for topup in line.queued if topup.name]}
+
+
 @dataclass(frozen=True, kw_only=True)
-class PrepaidSimSensorEntityDescription(SensorEntityDescription):
+class PrepaidSimSensorEntityDescription(SensorEntityDescription, LineEntityDescription):
     """Describes a line sensor."""
 
-    value_fn: Callable[[Line, PrepaidSimCoordinator], StateType | datetime | Decimal]
-    unit_fn: Callable[[Line, PrepaidSimCoordinator], str | None] | None = None
-    attrs_fn: Callable[[Line, PrepaidSimCoordinator], dict[str, Any]] | None = None
-    # True when no function above reads the line's usage figures (see entity.py).
-    ignores_usage: bool = False
+    value_fn: Callable[[Line, PrepaidSimData], StateType | datetime | Decimal]
+    unit_fn: Callable[[Line, PrepaidSimData], str | None] | None = None
+    attrs_fn: Callable[[Line, PrepaidSimData], dict[str, Any]] | None = None
 
 
 def _data_size(
     key: str,
-    value_fn: Callable[[Line, PrepaidSimCoordinator], StateType],
+    value_fn: Callable[[Line, PrepaidSimData], StateType],
     state_class: SensorStateClass | None = None,
     *,
     ignores_usage: bool = False,
@@ -90,6 +93,7 @@ def _data_size(
         suggested_unit_of_measurement=UnitOfInformation.GIBIBYTES,
         suggested_display_precision=2,
         value_fn=value_fn,
+        essential=True,
         ignores_usage=ignores_usage,
     )
 
@@ -108,12 +112,9 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         translation_key="balance",
         device_class=SensorDeviceClass.MONETARY,
         suggested_display_precision=2,
-        value_fn=lambda line, coordinator: (
-            money.amount if (money := _balance(line, coordinator)) else None
-        ),
-        unit_fn=lambda line, coordinator: (
-            money.currency if (money := _balance(line, coordinator)) else None
-        ),
+        value_fn=lambda line, data: money.amount if (money := _balance(line, data)) else None,
+        unit_fn=lambda line, data: money.currency if (money := _balance(line, data)) else None,
+        essential=True,
         ignores_usage=True,
     ),
     PrepaidSimSensorEntityDescription(
@@ -121,6 +122,7 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         translation_key="plan_expiry",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda line, _: line.expires_at,
+        essential=True,
         ignores_usage=True,
     ),
     PrepaidSimSensorEntityDescription(
@@ -129,13 +131,14 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in LineStatus],
         value_fn=lambda line, _: line.status.value,
+        essential=True,
         ignores_usage=True,
     ),
     PrepaidSimSensorEntityDescription(
         key="data_runs_out",
         translation_key="data_runs_out",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda line, coordinator: coordinator.history.runs_out_at(line, dt_util.utcnow()),
+        value_fn=lambda line, data: data.coordinator.history.runs_out_at(line, dt_util.utcnow()),
     ),
     PrepaidSimSensorEntityDescription(
         key="suggested_package",
@@ -153,6 +156,14 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         attrs_fn=_last_renewal_receipt,
         ignores_usage=True,
     ),
+    PrepaidSimSensorEntityDescription(
+        key="queued_topups",
+        translation_key="queued_topups",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda line, _: len(line.queued),
+        attrs_fn=_queued,
+        ignores_usage=True,
+    ),
 )
 
 
@@ -165,8 +176,8 @@ async def async_setup_entry(
     async_add_line_entities(
         entry,
         async_add_entities,
-        lambda coordinator, subentry: (
-            PrepaidSimSensor(coordinator, subentry, description) for description in SENSORS
+        lambda data, subentry: (
+            PrepaidSimSensor(data, subentry, description) for description in SENSORS
         ),
     )
 
@@ -182,7 +193,7 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
         """Return the value from the latest snapshot."""
         if (line := self.line) is None:
             return None
-        return self.entity_description.value_fn(line, self.coordinator)
+        return self.entity_description.value_fn(line, self.data)
 
     @property
     @override
@@ -204,7 +215,7 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
             return super().native_unit_of_measurement
         if (line := self.line) is None:
             return None
-        return self.entity_description.unit_fn(line, self.coordinator)
+        return self.entity_description.unit_fn(line, self.data)
 
     @property
     @override
@@ -212,7 +223,7 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
         """Return the receipt details of the last-renewal sensor."""
         if self.entity_description.attrs_fn is None or (line := self.line) is None:
             return None
-        return self.entity_description.attrs_fn(line, self.coordinator)
+        return self.entity_description.attrs_fn(line, self.data)
 
     @override
     def _shows(self) -> tuple[Any, ...]:
@@ -223,13 +234,13 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
         """
         if (line := self._shown_line()) is None:
             return (False,)
-        coordinator = self.coordinator
+        data = self.data
         description = self.entity_description
         return (
             True,
-            description.value_fn(line, coordinator),
-            description.unit_fn(line, coordinator)
+            description.value_fn(line, data),
+            description.unit_fn(line, data)
             if description.unit_fn is not None
             else description.native_unit_of_measurement,
-            description.attrs_fn(line, coordinator) if description.attrs_fn is not None else None,
+            description.attrs_fn(line, data) if description.attrs_fn is not None else None,
         )

@@ -31,9 +31,9 @@ from .const import (
     CONF_LINE_ID,
     DOMAIN,
 )
-from .coordinator import PrepaidSimConfigEntry, tracked_line_ids
 from .providers.manual import ManualProvider
-from .renewal import Caller
+from .renewal import CallerKind, Requester
+from .runtime import PrepaidSimConfigEntry
 
 SERVICE_RENEW = "renew"
 SERVICE_LIST_PACKAGES = "list_packages"
@@ -84,31 +84,44 @@ def _line_of_device(hass: HomeAssistant, device_id: str) -> tuple[PrepaidSimConf
     return cast("PrepaidSimConfigEntry", entry), subentry.data[CONF_LINE_ID]
 
 
-def _caller_of(call: ServiceCall) -> Caller:
+def _requester_of(call: ServiceCall) -> Requester:
     """Tell a person's call from one an automation or script made (no user)."""
-    return Caller.USER if call.context.user_id else Caller.AUTOMATION
+    user_id = call.context.user_id
+    return Requester(kind=CallerKind.USER if user_id else CallerKind.AUTOMATION, user_id=user_id)
 
 
 async def _async_renew(call: ServiceCall) -> ServiceResponse:
-    """Renew a line through the renewal manager."""
+    """Renew a line (or quote it, for a dry run) through the renewal engine."""
     entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
-    result = await entry.runtime_data.renewals.async_renew(
-        line_id,
-        call.data.get(ATTR_PACKAGE),
-        caller=_caller_of(call),
-        dry_run=call.data[ATTR_DRY_RUN],
-        request_id=call.data.get(ATTR_REQUEST_ID),
-        allow_repeat=call.data[ATTR_ALLOW_REPEAT],
-    )
-    return result if call.return_response else None
+    renewals = entry.runtime_data.renewals
+    requester = _requester_of(call)
+    if call.data[ATTR_DRY_RUN]:
+        quote = await renewals.async_quote(
+            line_id, call.data.get(ATTR_PACKAGE), requester=requester
+        )
+        response = quote.as_response()
+    else:
+        result = await renewals.async_renew(
+            line_id,
+            call.data.get(ATTR_PACKAGE),
+            requester=requester,
+            request_id=call.data.get(ATTR_REQUEST_ID),
+            allow_repeat=call.data[ATTR_ALLOW_REPEAT],
+        )
+        response = result.as_response()
+    return response if call.return_response else None
 
 
 async def _async_list_packages(call: ServiceCall) -> ServiceResponse:
     """Return the packages a line can be renewed with."""
     entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
-    renewals = entry.runtime_data.renewals
-    packages = await renewals.async_list_packages(line_id)
-    default = renewals.default_package(line_id, packages)
+    data = entry.runtime_data
+    packages = await data.catalogue.async_read(line_id)
+    default = data.catalogue.chosen(
+        line_id,
+        data.settings.of(line_id).preferred_package,
+        data.coordinator.data.lines.get(line_id),
+    )
     return {
         "packages": [
             {
@@ -117,7 +130,8 @@ async def _async_list_packages(call: ServiceCall) -> ServiceResponse:
                 "price": float(package.price.amount),
                 "currency": package.price.currency,
                 "data_bytes": package.data_bytes,
-                "unlimited": package.data_bytes is None,
+                "daily_data_bytes": package.daily_bytes,
+                "unlimited": package.data_bytes is None and package.daily_bytes is None,
                 "validity_days": package.validity.days,
                 "default": package is default,
             }
@@ -132,11 +146,19 @@ async def _async_get_renewals(call: ServiceCall) -> ServiceResponse:
     receipts: list[dict[str, Any]] = []
     if ATTR_DEVICE_ID in call.data:
         entry, line_id = _line_of_device(call.hass, call.data[ATTR_DEVICE_ID])
-        receipts = entry.runtime_data.renewals.receipts(line_id, since)
+        data = entry.runtime_data
+        receipts = [
+            {**record.as_receipt(), "device_id": call.data[ATTR_DEVICE_ID]}
+            for record in data.journal.receipts(key=data.renewals.key(line_id), since=since)
+        ]
     else:
         entries: list[PrepaidSimConfigEntry] = call.hass.config_entries.async_loaded_entries(DOMAIN)
         for entry in entries:
-            receipts.extend(entry.runtime_data.renewals.receipts(None, since))
+            data = entry.runtime_data
+            receipts.extend(
+                {**record.as_receipt(), "device_id": data.renewals.device_id(record.line_id)}
+                for record in data.journal.receipts(entry_id=entry.entry_id, since=since)
+            )
         receipts.sort(key=lambda receipt: str(receipt["created_at"]), reverse=True)
     return {"renewals": cast("list[JsonValueType]", receipts)}
 
@@ -149,9 +171,7 @@ async def _async_correct_line(call: ServiceCall) -> None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="not_manual_line",
-            translation_placeholders={
-                "line": entry.subentries[tracked_line_ids(entry)[line_id]].title
-            },
+            translation_placeholders={"line": entry.runtime_data.renewals.line_name(line_id)},
         )
     expires = call.data.get(ATTR_EXPIRES_AT)
     remaining = call.data.get(ATTR_DATA_REMAINING)

@@ -6,11 +6,13 @@ package select). Every reader goes through ``LineSettings`` so the defaults live
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
+
+from homeassistant.config_entries import ConfigSubentry
 
 CONF_LOW_DATA_PERCENT: Final = "low_data_percent"
 CONF_LOW_DATA_MB: Final = "low_data_mb"
@@ -20,6 +22,7 @@ CONF_AUTO_RENEW: Final = "auto_renew"
 CONF_AUTO_RENEW_MAX_PER_MONTH: Final = "auto_renew_max_per_month"
 CONF_AUTO_RENEW_HOURS: Final = "auto_renew_hours_before_expiry"
 CONF_SPEND_CAP: Final = "spend_cap"
+CONF_VOICE_WITHOUT_USER: Final = "voice_without_user"
 
 DEFAULT_LOW_DATA_PERCENT: Final = 10
 DEFAULT_EXPIRY_WARNING_DAYS: Final = 3
@@ -50,6 +53,8 @@ class LineSettings:
     auto_renew_hours_before_expiry: float = DEFAULT_AUTO_RENEW_HOURS
     # Off (None) by default: a cap is a choice only the user can size.
     spend_cap: Decimal | None = None
+    # Whether a voice request without a signed-in user (a satellite) may confirm a renewal.
+    voice_without_user: bool = False
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> LineSettings:
@@ -71,4 +76,37 @@ class LineSettings:
                 data.get(CONF_AUTO_RENEW_HOURS, DEFAULT_AUTO_RENEW_HOURS)
             ),
             spend_cap=None if cap is None else Decimal(str(cap)),
+            voice_without_user=bool(data.get(CONF_VOICE_WITHOUT_USER, False)),
         )
+
+
+class SettingsReader:
+    """Read each tracked line's settings once per change of its subentry.
+
+    Asked several times per line and refresh, so the common case is two lookups: Home
+    Assistant replaces a subentry's data on every update and never mutates it, so the same
+    data object under the same subentry means the same settings.
+    """
+
+    def __init__(
+        self,
+        subentries: Callable[[], Mapping[str, ConfigSubentry]],
+        line_subentries: Mapping[str, str],
+    ) -> None:
+        """Read from the entry's current ``subentries``; lines map to their subentry ids."""
+        self._subentries = subentries
+        self._line_subentries = line_subentries
+        self._read: dict[str, tuple[Mapping[str, Any], LineSettings]] = {}
+
+    def of(self, line_id: str) -> LineSettings:
+        """Return the settings of a tracked line (defaults for one no longer tracked)."""
+        subentry_id = self._line_subentries.get(line_id)
+        subentry = self._subentries().get(subentry_id) if subentry_id else None
+        if subentry is None:
+            return LineSettings()
+        read = self._read.get(line_id)
+        if read is not None and read[0] is subentry.data:
+            return read[1]
+        settings = LineSettings.from_data(subentry.data)
+        self._read[line_id] = (subentry.data, settings)
+        return settings

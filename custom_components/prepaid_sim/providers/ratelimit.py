@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 import time
 
+from .base import RateLimitedError
 from .shared import shared_object
+
+# Inside ``fail_fast``: the longest a request may wait for the limiter, in seconds.
+_max_wait: ContextVar[float | None] = ContextVar("prepaid_sim_max_wait", default=None)
+
+
+@contextmanager
+def fail_fast(max_wait: float = 5.0) -> Iterator[None]:
+    """Make requests in this context refuse a long wait instead of sleeping it out.
+
+    For calls a person waits on (a renewal, a package list, the config flow): a limiter
+    held for longer than ``max_wait`` raises ``RateLimitedError`` with the time left.
+    """
+    token = _max_wait.set(max_wait)
+    try:
+        yield
+    finally:
+        _max_wait.reset(token)
 
 
 class RateLimiter:
@@ -28,12 +49,19 @@ class RateLimiter:
         self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
 
     async def acquire(self) -> None:
-        """Wait until one more request may start."""
+        """Wait until one more request may start (see ``fail_fast`` for a bounded wait)."""
+        max_wait = _max_wait.get()
+        now = time.monotonic()
+        if max_wait is not None and self._blocked_until - now > max_wait:
+            raise RateLimitedError("rate limited", retry_after=self._blocked_until - now)
         async with self._lock:
             while True:
                 now = time.monotonic()
                 if now < self._blocked_until:
-                    await asyncio.sleep(self._blocked_until - now)
+                    wait = self._blocked_until - now
+                    if max_wait is not None and wait > max_wait:
+                        raise RateLimitedError("rate limited", retry_after=wait)
+                    await asyncio.sleep(wait)
                     continue
                 self._starts = [t for t in self._starts if now - t < self._period]
                 if len(self._starts) < self._capacity:

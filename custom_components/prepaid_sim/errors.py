@@ -1,0 +1,40 @@
+"""How a provider's failure reaches a person: one translated message per kind of failure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN
+from .providers.base import NotProviderApiError, ProviderError, RateLimitedError
+
+# When a provider asks us to wait without saying how long.
+DEFAULT_WAIT: Final = timedelta(minutes=1)
+
+
+def person_facing_error(err: ProviderError) -> HomeAssistantError:
+    """Return the translated error for a provider failure a person is waiting on.
+
+    A rate limit says until when; nothing was charged in any of these cases.
+    """
+    if isinstance(err, RateLimitedError):
+        wait = timedelta(seconds=err.retry_after) if err.retry_after else DEFAULT_WAIT
+        until = dt_util.as_local(dt_util.utcnow() + wait)
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="rate_limited_until",
+            translation_placeholders={"time": until.strftime("%H:%M")},
+        )
+    if isinstance(err, NotProviderApiError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="not_provider_api",
+        )
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="provider_error",
+        translation_placeholders={"error": str(err)},
+    )
