@@ -260,3 +260,24 @@ async def start_fix(
         "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
     )
     return client, await response.json()
+
+
+async def admin_context(hass: HomeAssistant) -> Context:
+    """Return a context of the administrator that ``hass_admin_user`` created."""
+    users = await hass.auth.async_get_users()
+    admin = next(user for user in users if user.is_admin and not user.system_generated)
+    return Context(user_id=admin.id)
+
+
+def subentry_of(entry: ConfigEntry, line_id: str) -> str:
+    """Return the subentry id that tracks a line."""
+    return next(
+        subentry.subentry_id
+        for subentry in entry.subentries.values()
+        if subentry.data.get(CONF_LINE_ID) == line_id
+    )
+
+
+def line_issue(entry: ConfigEntry, kind: str, line_id: str) -> str:
+    """Return the id of a line's repair issue (named by its subentry, never its line id)."""
+    return f"{entry.entry_id}_{kind}_{subentry_of(entry, line_id)}"

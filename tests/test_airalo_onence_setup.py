@@ -18,6 +18,7 @@ from homeassistant.util import dt as dt_util
 from custom_components.prepaid_sim.const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN
 
 from .emulators import airalo as airalo_emulator, onence as onence_emulator
+from .helpers import line_issue
 
 AIRALO_LINE = "8910300000000000001"
 AIRALO_UNLIMITED = "8910300000000000002"
@@ -134,7 +135,7 @@ async def test_airalo_lines(
     assert _state(hass, entry, AIRALO_RECYCLED, "status") == STATE_UNAVAILABLE
     assert _state(hass, entry, AIRALO_LINE, "status") == "active"
     assert issue_registry.async_get_issue(
-        DOMAIN, f"line_missing_{entry.entry_id}_{AIRALO_RECYCLED}"
+        DOMAIN, line_issue(entry, "line_missing", AIRALO_RECYCLED)
     )
 
 

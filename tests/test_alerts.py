@@ -16,7 +16,7 @@ from custom_components.prepaid_sim.alerts import days_left
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.base import Line, LineStatus
 
-from .helpers import demo_entry, line_device, renew, report, setup_entry
+from .helpers import demo_entry, line_device, line_issue, renew, report, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -52,7 +52,7 @@ async def test_remaining_data_not_reported(hass: HomeAssistant) -> None:
 async def test_expiry_not_reported(hass: HomeAssistant, issue_registry: ir.IssueRegistry) -> None:
     """Without an expiry the line is not called expiring and its renewal repair goes away."""
     entry = await setup_entry(hass, demo_entry("europe-esim"))
-    issue_id = f"line_expiring_{entry.entry_id}_europe-esim"
+    issue_id = line_issue(entry, "line_expiring", "europe-esim")
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
     report(entry, "europe-esim", expires_at=None)
     await hass.async_block_till_done()
@@ -76,17 +76,23 @@ async def test_line_runs_dry_then_expires(
     assert float(hass.states.get("sensor.camera_iot_data_remaining").state) == 0
     assert hass.states.get("binary_sensor.camera_iot_low_data").state == STATE_ON
 
-    # Europe eSIM expired two days in.
+    # Europe eSIM expired on its third day.
     freezer.tick(timedelta(days=2))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.europe_esim_status").state == "expired"
-    assert hass.states.get("binary_sensor.europe_esim_expiring_soon").state == STATE_ON
+    # Expired is not "expiring in 0 days": the expiring alarm and issue give way to an
+    # expired issue that offers the renewal (the demo provider renews expired lines).
+    assert hass.states.get("binary_sensor.europe_esim_expiring_soon").state == STATE_OFF
+    assert not issue_registry.async_get_issue(
+        DOMAIN, line_issue(init_integration, "line_expiring", "europe-esim")
+    )
     issue = issue_registry.async_get_issue(
-        DOMAIN, f"line_expiring_{init_integration.entry_id}_europe-esim"
+        DOMAIN, line_issue(init_integration, "line_expired", "europe-esim")
     )
     assert issue is not None
-    assert issue.translation_placeholders["days"] == "0"
+    assert issue.is_fixable
+    assert issue.translation_placeholders["date"] == "2026-11-29"
 
 
 def test_days_left() -> None:

@@ -9,15 +9,19 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from homeassistant.components import conversation
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.const import CONF_LINE_ID, DOMAIN, SUBENTRY_TYPE_LINE
+from custom_components.prepaid_sim.providers.base import line_ref
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import demo_entry, line_device, renew, report, setup_entry
+from .helpers import admin_context, demo_entry, line_device, renew, report, setup_entry
 
-pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+pytestmark = [
+    pytest.mark.freeze_time("2026-11-26T12:00:00+00:00"),
+    pytest.mark.usefixtures("hass_admin_user"),
+]
 
 SENTENCES = Path(__file__).parent.parent / "custom_sentences"
 
@@ -49,7 +53,7 @@ async def agent(hass: HomeAssistant, tmp_path: Path) -> None:
 async def say(hass: HomeAssistant, text: str, language: str = "en") -> str:
     """Say a sentence to the default agent and return its spoken answer."""
     result = await conversation.async_converse(
-        hass, text, None, Context(user_id="someone"), language=language
+        hass, text, None, await admin_context(hass), language=language
     )
     return result.response.speech["plain"]["speech"]
 
@@ -162,11 +166,11 @@ async def test_renewal_over_the_spend_cap_is_refused_aloud(
     await setup_entry(hass, demo_entry("europe-esim", spend_cap=10))
     answer = await say(hass, "renew my Europe eSIM")
     assert answer == (
-        "Renewing Europe Esim for 12.00 USD would pass its monthly spend cap of 10 USD "
-        "(0 USD spent this month)."
+        "Renewing Europe Esim for 12.00 USD would pass its monthly spend cap of 10.00 USD "
+        "(0.00 USD spent this month)."
     )
     answer = await say(hass, "续费我的Europe eSIM", language="zh-Hans")
-    assert "10 USD" in answer
+    assert "10.00 USD" in answer
     assert "cap" not in answer
     # Nothing was quoted, so there is nothing to confirm either.
     assert "no renewal waiting" in await say(hass, "confirm the renewal")
@@ -211,7 +215,7 @@ async def test_confirmation_after_the_line_was_removed(
     assert hass.config_entries.async_remove_subentry(entry, europe.subentry_id)
     await hass.async_block_till_done()
     answer = await say(hass, "confirm the renewal")
-    assert answer == "Line europe-esim is not tracked by this account."
+    assert answer == f"Line {line_ref('europe-esim')} is not tracked by this account."
     assert demo_backend.ledger == []
 
 

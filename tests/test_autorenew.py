@@ -19,7 +19,7 @@ from homeassistant.core import HomeAssistant
 from custom_components.prepaid_sim.const import EVENT_RENEWAL
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import demo_entry
+from .helpers import demo_entry, subentry_of
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -59,11 +59,13 @@ async def test_low_data_renews_once_and_notifies(
 ) -> None:
     """Below the threshold the line is renewed once, with a notification and an event."""
     events = async_capture_events(hass, EVENT_RENEWAL)
-    await _setup(hass, "camera-iot", auto_renew="low_data")
+    entry = await _setup(hass, "camera-iot", auto_renew="low_data")
     assert [c.package_id for c in demo_backend.ledger] == ["iot-1gb-30d"]
     (event,) = events
     assert (event.data["caller"], event.data["state"]) == ("auto_renew", "succeeded")
-    notification = (await _notifications(hass))["prepaid_sim_auto_renew_camera-iot"]
+    notification = (await _notifications(hass))[
+        f"prepaid_sim_auto_renew_{subentry_of(entry, 'camera-iot')}"
+    ]
     assert notification["title"] == "Camera Iot auto-renewed"
     assert "IoT 1 GB, 30 days for 4.00 USD" in notification["message"]
     # Data is no longer low; later polls buy nothing more.
@@ -99,8 +101,10 @@ async def test_failure_is_told(
 ) -> None:
     """An auto-renewal that cannot be paid is told, and nothing is charged."""
     demo_backend.wallet = Decimal("1.00")
-    await _setup(hass, "camera-iot", auto_renew="low_data_or_expiring")
+    entry = await _setup(hass, "camera-iot", auto_renew="low_data_or_expiring")
     assert demo_backend.ledger == []
-    notification = (await _notifications(hass))["prepaid_sim_auto_renew_camera-iot"]
+    notification = (await _notifications(hass))[
+        f"prepaid_sim_auto_renew_{subentry_of(entry, 'camera-iot')}"
+    ]
     assert notification["title"] == "Camera Iot was not auto-renewed"
     assert "cannot pay" in notification["message"]

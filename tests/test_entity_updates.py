@@ -12,17 +12,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.binary_sensor import BINARY_SENSORS
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.coordinator import LineContext
-from custom_components.prepaid_sim.providers.base import LINE_USAGE_FIELDS, LineStatus
-from custom_components.prepaid_sim.providers.demo import DemoBackend
+from custom_components.prepaid_sim.providers.base import LINE_USAGE_FIELDS, LineStatus, line_ref
+from custom_components.prepaid_sim.providers.demo import DemoBackend, PurchaseFault
 from custom_components.prepaid_sim.sensor import SENSORS
 
-from .helpers import line_device, renew
+from .helpers import line_device, line_issue, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -129,7 +130,7 @@ async def test_settings_change_reaches_repairs(
 ) -> None:
     """The repair checks run again for new settings, though the data did not change."""
     await _go_idle(hass, demo_backend, freezer)
-    issue_id = f"line_expiring_{init_integration.entry_id}_us-travel"
+    issue_id = line_issue(init_integration, "line_expiring", "us-travel")
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     subentry = next(
         s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
@@ -149,14 +150,23 @@ async def test_pending_renewal_shows_at_once(
     init_integration: MockConfigEntry,
     demo_backend: DemoBackend,
 ) -> None:
-    """A renewal left pending shows as a problem as soon as it is journaled."""
+    """A renewal whose answer was lost shows as a problem as soon as it is journaled.
+
+    An order the provider is still processing is a normal renewal in flight: no problem.
+    """
     demo_backend.orders_processing = True
     assert hass.states.get("binary_sensor.us_travel_renewal_problem").state == STATE_OFF
-
     await renew(hass, line_device(hass, init_integration, "us-travel"))
     await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.us_travel_renewal_problem").state == STATE_OFF
 
-    assert hass.states.get("binary_sensor.us_travel_renewal_problem").state == STATE_ON
+    demo_backend.orders_processing = False
+    demo_backend.next_purchase_fault = PurchaseFault.LOSE_RESPONSE_AFTER_COMMIT
+    demo_backend.order_history_unavailable = True
+    with pytest.raises(HomeAssistantError, match="answer was lost"):
+        await renew(hass, line_device(hass, init_integration, "camera-iot"))
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.camera_iot_renewal_problem").state == STATE_ON
 
 
 async def test_entities_that_ignore_usage_do_not_read_it(
@@ -167,9 +177,9 @@ async def test_entities_that_ignore_usage_do_not_read_it(
     Each description marked ``ignores_usage`` gives the same value for two readings of a
     line that differ in every usage field and nothing else.
     """
-    coordinator = init_integration.runtime_data.coordinator
-    renewals = init_integration.runtime_data.renewals
-    before = coordinator.data.lines["camera-iot"]
+    data = init_integration.runtime_data
+    renewals = data.renewals
+    before = data.coordinator.data.lines["camera-iot"]
     changes = {
         "data_used_bytes": (before.data_used_bytes or 0) + 50 * 1024**2,
         "data_remaining_bytes": 0,
@@ -185,11 +195,11 @@ async def test_entities_that_ignore_usage_do_not_read_it(
         if sensor.ignores_usage:
             for fn in (sensor.value_fn, sensor.unit_fn, sensor.attrs_fn):
                 if fn is not None:
-                    assert fn(after, coordinator) == fn(before, coordinator), sensor.key
+                    assert fn(after, data) == fn(before, data), sensor.key
             checked += 1
     for binary in BINARY_SENSORS:
         if binary.ignores_usage:
-            settings = renewals.settings("camera-iot")
+            settings = data.settings.of("camera-iot")
             assert binary.is_on_fn(after, settings, renewals) == binary.is_on_fn(
                 before, settings, renewals
             ), binary.key
@@ -206,7 +216,7 @@ async def test_entities_that_ignore_usage_do_not_read_it(
         "suggested_package",
         "low_data",
     }
-    assert checked == 7
+    assert checked == 8
 
 
 async def test_a_failing_entity_does_not_stop_the_others(
@@ -227,6 +237,7 @@ async def test_a_failing_entity_does_not_stop_the_others(
 
     await _poll(hass, freezer)
 
-    assert "Error updating an entity of line us-travel" in caplog.text
+    assert f"Error updating an entity of line {line_ref('us-travel')}" in caplog.text
+    assert "us-travel" not in caplog.text
     assert hass.states.get("sensor.camera_iot_data_used").state != used_before
     remove()

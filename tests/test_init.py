@@ -21,6 +21,8 @@ from homeassistant.setup import async_setup_component
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
+from .helpers import line_issue
+
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
 
@@ -107,7 +109,7 @@ async def test_missing_line_repair_removes_it(
     freezer.tick(timedelta(minutes=1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    issue_id = f"line_missing_{init_integration.entry_id}_camera-iot"
+    issue_id = line_issue(init_integration, "line_missing", "camera-iot")
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable

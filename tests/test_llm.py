@@ -8,25 +8,28 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from homeassistant.components import conversation, llm as llm_component
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import demo_entry
+from .helpers import admin_context, demo_entry
 
-pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+pytestmark = [
+    pytest.mark.freeze_time("2026-11-26T12:00:00+00:00"),
+    pytest.mark.usefixtures("hass_admin_user"),
+]
 
 STATUS = "prepaid_sim__line_status"
 RENEW = "prepaid_sim__renew_line"
 
 
-def context(language: str | None = "en") -> llm.LLMContext:
-    """Return the context of a conversation with one person."""
+async def context(hass: HomeAssistant, language: str | None = "en") -> llm.LLMContext:
+    """Return the context of a conversation with the administrator."""
     return llm.LLMContext(
         platform="test",
-        context=Context(user_id="someone"),
+        context=await admin_context(hass),
         language=language,
         assistant=conversation.DOMAIN,
         device_id=None,
@@ -37,7 +40,7 @@ def context(language: str | None = "en") -> llm.LLMContext:
 async def tools(hass: HomeAssistant, init_integration: MockConfigEntry) -> dict[str, llm.Tool]:
     """Return our tools as the Assist API offers them."""
     assert await async_setup_component(hass, "llm", {})
-    api = await llm.async_get_api(hass, llm.LLM_API_ASSIST, context())
+    api = await llm.async_get_api(hass, llm.LLM_API_ASSIST, await context(hass))
     return {tool.name: tool for tool in api.tools if tool.name.startswith("prepaid_sim__")}
 
 
@@ -49,7 +52,9 @@ async def call(
     language: str | None = "en",
 ) -> dict[str, Any]:
     """Call a tool as the model would."""
-    result = await tools[name].async_call(hass, llm.ToolInput(name, args), context(language))
+    result = await tools[name].async_call(
+        hass, llm.ToolInput(name, args), await context(hass, language)
+    )
     assert isinstance(result, dict)
     return result
 
@@ -59,7 +64,7 @@ async def test_only_the_assist_api_gets_the_tools(
 ) -> None:
     """Another LLM API is not handed tools that spend money."""
     assert await async_setup_component(hass, "llm", {})
-    offered = await llm_component.async_get_tools(hass, context(), "some_other_api")
+    offered = await llm_component.async_get_tools(hass, await context(hass), "some_other_api")
     assert not [tool for tool in offered.tools if tool.name.startswith("prepaid_sim__")]
 
 
@@ -78,6 +83,8 @@ async def test_status_of_every_line(hass: HomeAssistant, tools: dict[str, llm.To
         "data_remaining": "94 MB",
         "data_total_bytes": 1024**3,
         "expires_at": "2026-12-13T12:00:00+00:00",
+        "expired": False,
+        "queued_packages": [],
     }
 
 
@@ -155,13 +162,15 @@ async def test_spend_cap_reaches_the_model(hass: HomeAssistant) -> None:
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert await async_setup_component(hass, "llm", {})
-    api = await llm.async_get_api(hass, llm.LLM_API_ASSIST, context())
+    api = await llm.async_get_api(hass, llm.LLM_API_ASSIST, await context(hass))
     tool = next(tool for tool in api.tools if tool.name == RENEW)
-    answer = await tool.async_call(hass, llm.ToolInput(RENEW, {"line": "europe"}), context())
+    answer = await tool.async_call(
+        hass, llm.ToolInput(RENEW, {"line": "europe"}), await context(hass)
+    )
     assert answer == {
         "success": False,
         "error": (
-            "Renewing Europe Esim for 12.00 USD would pass its monthly spend cap of 10 USD "
-            "(0 USD spent this month)"
+            "Renewing Europe Esim for 12.00 USD would pass its monthly spend cap of 10.00 USD "
+            "(0.00 USD spent this month)"
         ),
     }

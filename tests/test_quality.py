@@ -21,6 +21,7 @@ import yaml
 from custom_components.prepaid_sim import services
 from custom_components.prepaid_sim.binary_sensor import BINARY_SENSORS
 from custom_components.prepaid_sim.button import RENEW_BUTTON
+from custom_components.prepaid_sim.issues import IssueKind
 from custom_components.prepaid_sim.select import PACKAGE_SELECT
 from custom_components.prepaid_sim.sensor import SENSORS
 
@@ -178,8 +179,15 @@ def test_exception_and_issue_keys_exist_and_are_used() -> None:
     for key in exceptions:
         base = key.removesuffix("_title")
         assert key in literals or base in literals, f"exceptions.{key} is never used"
-    for key in issues:
-        assert key in used, f"issues.{key} is never raised"
+    # Issues are raised by kind: every kind has its text, and every kind is raised.
+    assert issues == {kind.value for kind in IssueKind}
+    sources = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in INTEGRATION.glob("*.py")
+        if path.name != "issues.py"
+    )
+    for kind in IssueKind:
+        assert re.search(rf"IssueKind\.{kind.name}\b", sources), f"issues.{kind} is never raised"
 
 
 def test_entity_translations_and_icons() -> None:

@@ -229,7 +229,7 @@ async def test_spend_cap(hass: HomeAssistant, demo_backend: DemoBackend) -> None
     with pytest.raises(ServiceValidationError) as err:
         await renew(hass, device_id, allow_repeat=True)
     assert err.value.translation_key == "spend_cap_reached"
-    assert "20 USD" in str(err.value)
+    assert "20.00 USD" in str(err.value)
     assert len(demo_backend.ledger) == 1
     # Refused by the cap: only the package list was read, no order was sent.
     assert demo_backend.request_count == requests_before + 1
@@ -252,7 +252,9 @@ async def test_event_and_verification_repair(
     freezer.tick(timedelta(minutes=3))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    issue = issue_registry.async_get_issue(DOMAIN, f"not_verified_{order['reference']}")
+    issue = issue_registry.async_get_issue(
+        DOMAIN, f"{init_integration.entry_id}_renewal_not_verified_{order['reference']}"
+    )
     assert issue is not None
     assert issue.translation_placeholders["order_id"] == order["order_id"]
     (receipt,) = await receipts(hass)

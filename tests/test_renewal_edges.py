@@ -106,8 +106,8 @@ async def test_order_that_fails_at_the_provider(
     demo_backend.next_purchase_fault = PurchaseFault.ORDER_FAILS
     with pytest.raises(HomeAssistantError) as err:
         await renew(hass, line_device(hass, init_integration, "us-travel"))
-    assert err.value.translation_key == "order_rejected"
-    assert "order DEMO-00001 failed at the provider" in str(err.value)
+    assert err.value.translation_key == "order_failed"
+    assert "(order DEMO-00001) but reported that it failed" in str(err.value)
     assert demo_backend.ledger == []
     assert demo_backend.wallet == Decimal("60.00")
     (receipt,) = await receipts(hass)
@@ -228,8 +228,8 @@ async def test_journal_keeps_the_newest_receipts_and_every_pending_one(
     assert "ps-pending" in references
     assert {"ps-000", "ps-001"}.isdisjoint(references)
     assert {"ps-002", f"ps-{MAX_RECEIPTS - 1:03d}"} <= references
-    assert kept[0]["line_id"] == "europe-esim"
-    stored = hass_storage[JOURNAL]["data"]["records"]
+    assert kept[0]["line_name"] == "Europe Esim"
+    stored = hass_storage[f"{DOMAIN}.renewals"]["data"]["records"]
     assert [r["reference"] for r in stored[:2]] == ["ps-pending", "ps-002"]
     assert len(stored) == MAX_RECEIPTS
     # The pending order still holds its line.
@@ -263,8 +263,8 @@ async def test_quote_checked_by_a_provider_with_a_dry_run(
     demo_backend.wallet = Decimal("1.00")
     with pytest.raises(HomeAssistantError) as err:
         await renew(hass, device_id, dry_run=True)
-    assert err.value.translation_key == "order_rejected"
-    assert "insufficient_funds" in str(err.value)
+    assert err.value.translation_key == "insufficient_funds"
+    assert "cannot pay for this renewal of Us Travel" in str(err.value)
     assert demo_backend.ledger == []
     assert await receipts(hass) == []
 

@@ -24,12 +24,14 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
+from custom_components.prepaid_sim.catalogue import choose_package
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import (
     DemoBackend,
     PurchaseFault,
     reset_demo_backend,
 )
+from custom_components.prepaid_sim.records import LineBaseline, RenewalRecord
 
 from .emulators import (
     airalo as airalo_emulator,
@@ -272,7 +274,7 @@ class ManualAdapter(Adapter):
         """Count the renewals recorded (each one moves the line's expiry once)."""
         assert self.hass is not None
         (entry,) = self.hass.config_entries.async_entries(DOMAIN)
-        return sum(r.state == "succeeded" for r in entry.runtime_data.renewals.records)
+        return sum(r.state == "succeeded" for r in entry.runtime_data.journal.records)
 
 
 _NO_PROVIDER = "manual renewals are recorded locally: no provider request to fault"
@@ -427,46 +429,45 @@ async def _case_5xx_after_commit(harness: Harness) -> None:
 async def _case_restart_between_send_and_answer(
     harness: Harness, hass_storage: dict[str, Any]
 ) -> None:
-    """Stopped after sending (order committed with our reference); settled on start."""
+    """Stopped after sending (order committed with our reference); settled on start.
+
+    The journal writes a record before the order is sent; here the provider commits the
+    order and the account stops before the answer is written. Set up again, the record
+    is looked up and settled as charged; nothing is sent twice.
+    """
     hass, entry, line_id = harness.hass, harness.entry, harness.adapter.line_id
-    provider = entry.runtime_data.provider
+    data = entry.runtime_data
+    provider = data.provider
     packages = await provider.async_list_packages(line_id)
+    line = data.coordinator.data.lines.get(line_id)
     package = next(
         (p for p in packages if p.package_id == harness.adapter.package),
         None,
-    ) or entry.runtime_data.renewals.default_package(line_id, packages)
+    ) or choose_package(packages, None, line)
     assert package is not None
     reference = "ps-sent-before-stop"
-    created_at = dt_util.utcnow() - timedelta(minutes=1)
-    # The provider commits the order with our reference (a real purchase through the
-    # client), then Home Assistant stops before the answer reaches the journal.
     await provider.async_purchase(line_id, package, reference)
     assert harness.ledger == 1
-    line_name = next(iter(entry.subentries.values())).title
+    subentry = next(iter(entry.subentries.values()))
+    journal = data.journal
+    journal.add(
+        RenewalRecord(
+            reference=reference,
+            line_key=data.renewals.key(line_id),
+            line_id=line_id,
+            entry_id=entry.entry_id,
+            line_name=subentry.title,
+            package_id=package.package_id,
+            package_name=package.name,
+            price=package.price,
+            caller="user",
+            created_at=dt_util.utcnow() - timedelta(minutes=1),
+            baseline=LineBaseline.of(line) if line is not None else None,
+        )
+    )
+    await journal.async_save()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    key = f"{DOMAIN}.{entry.entry_id}.renewals"
-    hass_storage[key] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": key,
-        "data": {
-            "records": [
-                {
-                    "reference": reference,
-                    "line_id": line_id,
-                    "line_name": line_name,
-                    "package_id": package.package_id,
-                    "package_name": package.name,
-                    "price": str(package.price.amount),
-                    "currency": package.price.currency,
-                    "caller": "user",
-                    "created_at": created_at.isoformat(),
-                    "state": "sending",
-                }
-            ]
-        },
-    }
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     (receipt,) = await harness.receipts()

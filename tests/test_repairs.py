@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import start_fix
+from .helpers import line_issue, start_fix
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -30,7 +30,7 @@ async def test_expiring_line_fix_renews_after_confirmation(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """The fix shows package and price, charges only on confirm, and the issue goes away."""
-    issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
+    issue_id = line_issue(init_integration, "line_expiring", "europe-esim")
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders == {"line": "Europe Esim", "days": "3"}
@@ -55,7 +55,7 @@ async def test_expiring_fix_that_cannot_be_paid(
     demo_backend: DemoBackend,
 ) -> None:
     """A fix whose renewal fails ends with the reason, and nothing is charged."""
-    issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
+    issue_id = line_issue(init_integration, "line_expiring", "europe-esim")
     client, flow = await start_fix(hass, hass_client, issue_id)
     demo_backend.wallet = Decimal(0)
     response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
@@ -72,7 +72,7 @@ async def test_wallet_low_issue(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """A wallet below a line's next renewal raises an issue that clears once funded."""
-    issue_id = f"wallet_low_{init_integration.entry_id}"
+    issue_id = f"{init_integration.entry_id}_wallet_low"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     coordinator = init_integration.runtime_data.coordinator
     demo_backend.wallet = Decimal("10.00")
@@ -97,7 +97,7 @@ async def test_new_line_is_offered_and_added(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """A line that appears on the account later is offered; the fix tracks the chosen one."""
-    issue_id = f"new_lines_{init_integration.entry_id}"
+    issue_id = f"{init_integration.entry_id}_new_lines"
     # Lines present at setup (two untracked ones) are not "new".
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     template = demo_backend.lines["camera-iot"]

@@ -15,7 +15,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import start_fix
+from .helpers import line_issue, start_fix
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -33,7 +33,7 @@ async def test_renew_fix_for_a_line_removed_meanwhile(
     demo_backend: DemoBackend,
 ) -> None:
     """The quote was shown, then the line was removed: confirming buys nothing."""
-    issue_id = f"line_expiring_{init_integration.entry_id}_europe-esim"
+    issue_id = line_issue(init_integration, "line_expiring", "europe-esim")
     client, flow = await start_fix(hass, hass_client, issue_id)
     assert flow["step_id"] == "confirm"
     remove_line(hass, init_integration, "europe-esim")
@@ -56,7 +56,7 @@ async def test_remove_fix_for_a_line_removed_meanwhile(
     freezer.tick(timedelta(minutes=1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    issue_id = f"line_missing_{init_integration.entry_id}_camera-iot"
+    issue_id = line_issue(init_integration, "line_missing", "camera-iot")
     client, flow = await start_fix(hass, hass_client, issue_id)
     remove_line(hass, init_integration, "camera-iot")
     await hass.async_block_till_done()
@@ -76,7 +76,7 @@ async def test_new_lines_fix_for_an_account_unloaded_meanwhile(
     demo_backend.lines["doorbell"] = replace(template, line_id="doorbell", name="Doorbell SIM")
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, minutes=1))
     await hass.async_block_till_done()
-    issue_id = f"new_lines_{init_integration.entry_id}"
+    issue_id = f"{init_integration.entry_id}_new_lines"
     client, flow = await start_fix(hass, hass_client, issue_id)
     assert flow["step_id"] == "pick"
     assert await hass.config_entries.async_unload(init_integration.entry_id)

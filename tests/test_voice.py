@@ -10,13 +10,18 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from homeassistant.components import conversation
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+from .helpers import admin_context
+
+pytestmark = [
+    pytest.mark.freeze_time("2026-11-26T12:00:00+00:00"),
+    pytest.mark.usefixtures("hass_admin_user"),
+]
 
 SENTENCES = Path(__file__).parent.parent / "custom_sentences"
 
@@ -38,7 +43,7 @@ async def voice(
 async def say(hass: HomeAssistant, text: str, language: str = "en") -> str:
     """Say a sentence to the default agent and return its spoken answer."""
     result = await conversation.async_converse(
-        hass, text, None, Context(user_id="someone"), language=language
+        hass, text, None, await admin_context(hass), language=language
     )
     return result.response.speech["plain"]["speech"]
 
@@ -106,7 +111,7 @@ async def _tools(hass: HomeAssistant) -> dict[str, llm.Tool]:
         llm.LLM_API_ASSIST,
         llm.LLMContext(
             platform="test",
-            context=Context(user_id="someone"),
+            context=await admin_context(hass),
             language="en",
             assistant=conversation.DOMAIN,
             device_id=None,
@@ -125,7 +130,7 @@ async def test_llm_tools(hass: HomeAssistant, demo_backend: DemoBackend) -> None
 
     context = llm.LLMContext(
         platform="test",
-        context=Context(user_id="someone"),
+        context=await admin_context(hass),
         language="en",
         assistant=conversation.DOMAIN,
         device_id=None,

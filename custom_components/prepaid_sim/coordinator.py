@@ -25,6 +25,7 @@ from .providers.base import (
     ProviderError,
     RateLimitedError,
     Snapshot,
+    line_ref,
 )
 
 # How often the usage history is written.
@@ -192,7 +193,9 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                 try:
                     listener.update_callback()
                 except Exception:
-                    self.logger.exception("Error updating an entity of line %s", line_id)
+                    self.logger.exception(
+                        "Error updating an entity of line %s", line_ref(line_id)
+                    )
 
     @callback
     def async_local_update(self) -> None:

@@ -437,7 +437,10 @@ class RenewalEngine:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="order_failed",
-                translation_placeholders={"line": record.line_name},
+                translation_placeholders={
+                    "line": record.line_name,
+                    "order": record.order_id or "-",
+                },
             )
         return RenewalResult.of(record)
 
@@ -504,7 +507,7 @@ class RenewalEngine:
                     record.reference,
                     exc_info=True,
                 )
-            self._keep_looking(record)
+            self._keep_looking(record, look_up_failed=True)
             return
         if (
             line is not None
@@ -589,12 +592,16 @@ class RenewalEngine:
 
     # --- follow-ups --------------------------------------------------------------------
 
-    def _keep_looking(self, record: RenewalRecord) -> None:
-        """Explain the wait in a repair and look the order up again later."""
+    def _keep_looking(self, record: RenewalRecord, *, look_up_failed: bool = False) -> None:
+        """Look the order up again later; explain the wait in a repair when it is not normal.
+
+        An order the provider is still processing is a renewal in flight; a lost answer or
+        a look-up that failed is worth telling the user about.
+        """
         if record.state is RenewalState.UNCONFIRMED:
             self._schedule_lookup(record, RECONCILE_DELAYS[-1])
             return
-        if record.answer_lost:
+        if record.answer_lost or look_up_failed:
             issues.async_create(
                 self.hass,
                 self.entry.entry_id,

@@ -253,6 +253,8 @@ class DemoBackend:
     rate_limited_for: float | None = None
     # The package catalogue cannot be read (the rest of the account can).
     catalogue_unavailable: bool = False
+    # The order history cannot be read (a lost answer stays unresolved).
+    order_history_unavailable: bool = False
     # Answers a client does not expect: surfaces as an unexpected (non-provider) error.
     garbled: bool = False
     reject_orders_with: str | None = None
@@ -492,5 +494,7 @@ class DemoProvider(Provider):
     ) -> Order | None:
         """Look an order up by our reference, as the carrier's order history allows."""
         self.backend.check_reachable()
+        if self.backend.order_history_unavailable:
+            raise ProviderUnavailableError("demo order history switched to unavailable")
         order = self.backend.orders.get(reference)
         return order if order is not None and order.line_id == line_id else None
