@@ -193,9 +193,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                 try:
                     listener.update_callback()
                 except Exception:
-                    self.logger.exception(
-                        "Error updating an entity of line %s", line_ref(line_id)
-                    )
+                    self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
 
     @callback
     def async_local_update(self) -> None:
