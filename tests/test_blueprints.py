@@ -8,18 +8,22 @@ from pathlib import Path
 import shutil
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_mock_service,
+)
 
 from homeassistant.components import persistent_notification
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.blueprint import models
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, EventOrigin, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import line_device
+from .helpers import line_device, receipts
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -86,12 +90,32 @@ async def test_low_data_blueprint_notifies(
     assert notification["message"] == "6.8 GiB left."
 
 
+def tap(hass: HomeAssistant, phone: MockUser, action: str) -> None:
+    """Fire the event a tap on a notification action fires, as the mobile app's webhook does:
+    remote, in the context of the phone's user, with only what the app sends (the action)."""
+    hass.bus.async_fire(
+        "mobile_app_notification_action",
+        {"action": action},
+        EventOrigin.remote,
+        context=Context(user_id=phone.id),
+    )
+
+
 @pytest.mark.usefixtures("blueprint_dir")
 async def test_expiry_reminder_renews_on_tap(
-    hass: HomeAssistant, init_integration: MockConfigEntry, demo_backend: DemoBackend
+    hass: HomeAssistant,
+    hass_admin_user: MockUser,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
 ) -> None:
-    """The reminder asks on the phone; a tap on Renew renews once, a second tap does not."""
-    phone = async_mock_service(hass, "notify", "mobile_app_phone")
+    """The reminder asks on the phone; only a tap on that phone's Renew renews, once.
+
+    The companion apps put no device id in the tap's event, so the Renew action carries a
+    token only the notified phone received: another phone (or a stale reminder) taps in vain.
+    """
+    my_phone = hass_admin_user
+    other_phone = MockUser(name="Someone else").add_to_hass(hass)
+    phone = async_mock_service(hass, "notify", "mobile_app_my_phone")
     device_id = line_device(hass, init_integration, "us-travel")
     assert await async_setup_component(
         hass,
@@ -103,7 +127,7 @@ async def test_expiry_reminder_renews_on_tap(
                     "input": {
                         "expiring_sensor": "binary_sensor.us_travel_expiring_soon",
                         "line_device": device_id,
-                        "notify_service": "notify.mobile_app_phone",
+                        "notify_service": "notify.mobile_app_my_phone",
                     },
                 }
             }
@@ -118,13 +142,27 @@ async def test_expiry_reminder_renews_on_tap(
     await until(lambda: len(phone) == 1)
     (call,) = phone
     action = call.data["data"]["actions"][0]["action"]
-    assert action == f"PREPAID_SIM_RENEW_{device_id}"
+    assert action.startswith("PREPAID_SIM_RENEW_")
+    # The token is not anything another device could know or guess.
+    assert device_id not in action
+    assert len(action.removeprefix("PREPAID_SIM_RENEW_")) >= 16
     assert demo_backend.ledger == []
 
-    hass.bus.async_fire("mobile_app_notification_action", {"action": action})
+    # Another phone taps what it can know: the old line-named action, or another token.
+    tap(hass, other_phone, f"PREPAID_SIM_RENEW_{device_id}")
+    tap(hass, other_phone, "PREPAID_SIM_RENEW_12345678901234567890")
+    # The automation still waits for its tap: let the loop turn, not wait for idle.
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert demo_backend.ledger == []
+
+    tap(hass, my_phone, action)
     await until(lambda: len(demo_backend.ledger) == 1)
     await hass.async_block_till_done()
     assert [c.package_id for c in demo_backend.ledger] == ["us-10gb-30d"]
-    hass.bus.async_fire("mobile_app_notification_action", {"action": action})
+    (receipt,) = await receipts(hass)
+    assert receipt["caller"] == "automation"
+    assert receipt["request_id"] == action.replace("PREPAID_SIM_RENEW_", "expiry-reminder-")
+    tap(hass, my_phone, action)
     await hass.async_block_till_done()
     assert len(demo_backend.ledger) == 1
