@@ -255,6 +255,10 @@ class DemoBackend:
     catalogue_unavailable: bool = False
     # The order history cannot be read (a lost answer stays unresolved).
     order_history_unavailable: bool = False
+    # The order history answers something no client expects (an unexpected error).
+    order_history_garbled: bool = False
+    # When set, a purchase waits for it after reaching the carrier (a slow carrier).
+    purchase_gate: asyncio.Event | None = None
     # Answers a client does not expect: surfaces as an unexpected (non-provider) error.
     garbled: bool = False
     reject_orders_with: str | None = None
@@ -470,6 +474,8 @@ class DemoProvider(Provider):
             raise ProviderUnavailableError("demo purchase could not reach the carrier")
         for _ in range(self.backend.purchase_turns):
             await asyncio.sleep(0)
+        if self.backend.purchase_gate is not None:
+            await self.backend.purchase_gate.wait()
         if fault is PurchaseFault.ORDER_FAILS:
             return self.backend.fail_order(line_id, package, reference)
         if fault is PurchaseFault.TIMEOUT_BEFORE_COMMIT:
@@ -496,5 +502,7 @@ class DemoProvider(Provider):
         self.backend.check_reachable()
         if self.backend.order_history_unavailable:
             raise ProviderUnavailableError("demo order history switched to unavailable")
+        if self.backend.order_history_garbled:
+            raise TypeError("demo order history answered something unreadable")
         order = self.backend.orders.get(reference)
         return order if order is not None and order.line_id == line_id else None
