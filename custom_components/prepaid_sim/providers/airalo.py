@@ -72,6 +72,7 @@ from .base import (
     pick_refresh_error as _pick_error,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     JsonReply,
     MalformedError as _MalformedError,
     TransportError,
@@ -542,8 +543,6 @@ class AiraloProvider(Provider):
             data=data,
             headers=headers,
             client_timeout=self.timeout,
-            # A redirected POST would turn into a GET; treat any 3xx as an answer.
-            allow_redirects=False,
             describe=_DESCRIBE,
         )
         return _Reply(reply.status, reply.headers, json_or_none(reply.body))
@@ -886,6 +885,8 @@ class AiraloProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         if reply.ok:
             data = _payload(reply)

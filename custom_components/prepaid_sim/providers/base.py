@@ -16,6 +16,7 @@ from enum import StrEnum
 import hashlib
 from operator import attrgetter
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class LineStatus(StrEnum):
@@ -197,6 +198,22 @@ class RateLimitedError(ProviderUnavailableError):
         """Keep how long the provider asked us to wait, in seconds."""
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RedirectedError(ProviderError):
+    """The address answered with a redirect, which is never followed.
+
+    A followed redirect would carry the credentials (headers, a signed body) to wherever
+    it points. Not a ``ProviderUnavailableError``: the request did arrive somewhere.
+    """
+
+    def __init__(self, status: int, location: str | None) -> None:
+        """Keep the status and where it pointed; the message names only the host."""
+        host = urlsplit(location).netloc if location else ""
+        where = f" to {host}" if host else ""
+        super().__init__(f"the API address redirects (HTTP {status}){where}; not followed")
+        self.status = status
+        self.location = location
 
 
 class NotProviderApiError(ProviderError):

@@ -56,6 +56,7 @@ from .base import (
     Snapshot,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     HttpReply,
     TransportError,
     exchange,
@@ -791,6 +792,8 @@ class EsimAccessProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         self._check_http(reply)  # 429 / 401 / 403: refused at the door, nothing applied [I]
         if reply.status != 200:

@@ -63,6 +63,7 @@ from .base import (
     Snapshot,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     TransportError,
     as_str as _as_str,
     describe_for,
@@ -518,8 +519,6 @@ class EsimGoProvider(Provider):
             json_body=body,
             headers={"X-API-Key": self._api_key, "Accept": "application/json"},
             client_timeout=self._timeout,
-            # A redirected POST would turn into a GET; treat any 3xx as an answer.
-            allow_redirects=method == "GET",
             describe=_DESCRIBE,
         )
         self._note_rate_headers(reply.headers)
@@ -825,6 +824,8 @@ class EsimGoProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         if reply.ok:
             data = _as_dict(reply.data)

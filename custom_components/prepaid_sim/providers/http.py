@@ -17,10 +17,16 @@ import math
 import aiohttp
 import orjson
 
+from .base import RedirectedError, ResponseTooLargeError
+
 # What an exchange raises after the connection was made: the request may have arrived.
 SENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError, OSError)
 
 type Describe = Callable[[BaseException, bool], str]
+
+# Answers that arrived but cannot be used. For a purchase they leave the outcome unknown:
+# whatever sits at the address may have acted on the order.
+UNUSABLE_ANSWER_ERRORS: tuple[type[Exception], ...] = (RedirectedError, ResponseTooLargeError)
 
 
 class MalformedError(Exception):
@@ -86,7 +92,6 @@ async def exchange(
     params: Mapping[str, str] | None = None,
     data: bytes | aiohttp.FormData | None = None,
     json_body: object = None,
-    allow_redirects: bool = True,
     raise_for_status: bool | None = None,
     sent_errors: tuple[type[BaseException], ...] = SENT_ERRORS,
 ) -> HttpReply:
@@ -94,7 +99,8 @@ async def exchange(
 
     Raises ``TransportError`` with ``sent=False`` when no connection was made (the request
     cannot have arrived) and ``sent=True`` for a failure in ``sent_errors`` after that.
-    ``raise_for_status=None`` keeps the session's own setting.
+    A redirect is never followed (it would carry the credentials elsewhere): any 3xx
+    raises ``RedirectedError``. ``raise_for_status=None`` keeps the session's own setting.
     """
     try:
         async with session.request(
@@ -105,9 +111,11 @@ async def exchange(
             json=json_body,
             headers=headers,
             timeout=client_timeout,
-            allow_redirects=allow_redirects,
+            allow_redirects=False,
             raise_for_status=raise_for_status,
         ) as response:
+            if 300 <= response.status < 400:
+                raise RedirectedError(response.status, response.headers.get("Location"))
             raw = await response.read()
             # Lower-cased keys: header names are case-insensitive.
             reply_headers = {key.lower(): value for key, value in response.headers.items()}

@@ -72,6 +72,7 @@ from .base import (
     pick_refresh_error as _pick_error,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     JsonReply,
     MalformedError as _MalformedError,
     TransportError,
@@ -424,8 +425,6 @@ class OnenceProvider(Provider):
             json_body=body,
             headers={"Accept": "application/json", **headers},
             client_timeout=self.timeout,
-            # A redirected POST would turn into a GET; treat any 3xx as an answer.
-            allow_redirects=False,
             describe=_DESCRIBE,
         )
         return _Reply(reply.status, reply.headers, json_or_none(reply.body))
@@ -696,6 +695,8 @@ class OnenceProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         if not reply.ok:
             raise self._purchase_error(reply, reference)

@@ -1,0 +1,88 @@
+"""What every HTTP provider client guarantees, checked against each emulator.
+
+Redirects are never followed, so credentials never reach another server; a purchase
+whose answer cannot be used is "outcome unknown", never "not charged".
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from custom_components.prepaid_sim.providers.base import OrderOutcomeUnknownError, RedirectedError
+from tests.emulators.server import TrapServer
+
+from .conftest import FakeClock
+from .harness import PROVIDER_KEYS, TOKEN_PROVIDER_KEYS, Harness, open_harness
+
+
+@pytest.fixture
+async def trap(socket_enabled: None) -> AsyncIterator[TrapServer]:
+    """Serve a server that records whatever reaches it (where redirects point)."""
+    async with TrapServer() as server:
+        yield server
+
+
+@pytest.fixture(params=PROVIDER_KEYS)
+async def harness(
+    request: pytest.FixtureRequest, socket_enabled: None, clock: FakeClock, trap: TrapServer
+) -> AsyncIterator[Harness]:
+    """Serve one provider's emulator, its redirects pointed at the trap."""
+    async with open_harness(request.param, clock) as opened:
+        opened.emulator.redirect_target = trap.base_url
+        yield opened
+
+
+@pytest.fixture(params=TOKEN_PROVIDER_KEYS)
+async def token_harness(
+    request: pytest.FixtureRequest, socket_enabled: None, clock: FakeClock, trap: TrapServer
+) -> AsyncIterator[Harness]:
+    """Serve an OAuth provider's emulator, its redirects pointed at the trap."""
+    async with open_harness(request.param, clock) as opened:
+        opened.emulator.redirect_target = trap.base_url
+        yield opened
+
+
+# --- redirects -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_read_redirect_is_not_followed(
+    harness: Harness, trap: TrapServer, status: int
+) -> None:
+    """A redirected read is a typed error, and nothing reaches where it points."""
+    harness.emulator.redirect_status = status
+    harness.fail_account_read("redirect")
+    with pytest.raises(RedirectedError) as caught:
+        await harness.provider.async_get_account()
+    assert caught.value.status == status
+    assert caught.value.location is not None
+    assert caught.value.location.startswith(trap.base_url)
+    assert trap.received == []
+    # The next read goes to the provider again, as usual.
+    account = await harness.provider.async_get_account()
+    assert account.account_id
+    assert trap.received == []
+
+
+async def test_purchase_redirect_is_outcome_unknown(harness: Harness, trap: TrapServer) -> None:
+    """A redirected purchase may have been acted on: unknown, to be looked up."""
+    package = await harness.package()
+    harness.fail_purchase("redirect")
+    with pytest.raises(OrderOutcomeUnknownError) as caught:
+        await harness.provider.async_purchase(harness.line_id, package, "ref-redirect-1")
+    assert isinstance(caught.value.__cause__, RedirectedError)
+    assert caught.value.reference == "ref-redirect-1"
+    assert trap.received == []
+    assert trap.leaked(harness.secrets) == []
+    assert harness.charges() == 0
+
+
+async def test_token_redirect_is_not_followed(token_harness: Harness, trap: TrapServer) -> None:
+    """The client secret, sent only to the token endpoint, never follows a redirect."""
+    assert token_harness.fail_token is not None
+    token_harness.fail_token("redirect")
+    with pytest.raises(RedirectedError):
+        await token_harness.provider.async_get_account()
+    assert trap.received == []
