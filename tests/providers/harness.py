@@ -45,6 +45,8 @@ class Harness:
     make_client: Callable[[str], Provider]
     line_id: str
     iccid: str
+    # The path prefix the provider's docs give (users copy the host with or without it).
+    api_path: str
     # Every secret the client sends; none may ever reach another server.
     secrets: tuple[str, ...]
     # Put a fault on the first request ``async_get_account`` sends after any token.
@@ -59,6 +61,10 @@ class Harness:
     async def package(self) -> Package:
         """Return a package the line can buy."""
         return (await self.provider.async_list_packages(self.line_id))[0]
+
+    def bare_host(self) -> str:
+        """Return the emulator's address without any path."""
+        return f"http://{self.emulator.host}:{self.emulator.port}"
 
     def charges(self) -> int:
         """Return how many purchases the emulator charged."""
@@ -80,6 +86,7 @@ async def _esimaccess(session: aiohttp.ClientSession, clock: FakeClock) -> Async
 
         yield Harness(
             key="esimaccess",
+            api_path="/api/v1/open",
             emulator=emu,
             provider=make(emu.base_url),
             make_client=make,
@@ -118,6 +125,7 @@ async def _esimgo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
 
         yield Harness(
             key="esimgo",
+            api_path="/v2.4",
             emulator=emu,
             provider=make(emu.base_url),
             make_client=make,
@@ -152,6 +160,7 @@ async def _airalo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
 
         yield Harness(
             key="airalo",
+            api_path="/v2",
             emulator=emu,
             provider=make(emu.base_url),
             make_client=make,
@@ -187,6 +196,7 @@ async def _onence(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
 
         yield Harness(
             key="onence",
+            api_path="/management-api",
             emulator=emu,
             provider=make(emu.base_url),
             make_client=make,

@@ -86,3 +86,20 @@ async def test_token_redirect_is_not_followed(token_harness: Harness, trap: Trap
     with pytest.raises(RedirectedError):
         await token_harness.provider.async_get_account()
     assert trap.received == []
+
+
+# --- the base URL as users copy it -------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["bare", "with_path", "with_path_and_slash"])
+async def test_base_url_with_or_without_the_documented_path(harness: Harness, form: str) -> None:
+    """The bare host and the host with the docs' API path both reach the API."""
+    url = {
+        "bare": harness.bare_host(),
+        "with_path": harness.bare_host() + harness.api_path,
+        "with_path_and_slash": harness.bare_host() + harness.api_path + "/",
+    }[form]
+    provider = harness.make_client(url)
+    account = await provider.async_get_account()
+    assert account.account_id
+    assert harness.line_id in {line.line_id for line in await provider.async_list_lines()}

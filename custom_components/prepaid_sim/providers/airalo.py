@@ -87,12 +87,14 @@ from .http import (
     to_utc,
 )
 from .ratelimit import RateLimiter
+from .urls import with_api_path
 
 _LOGGER = logging.getLogger(__name__)
 
 AIRALO_PROVIDER_KEY: Final = "airalo"
-PRODUCTION_BASE_URL: Final = "https://partners-api.airalo.com/v2"
-SANDBOX_BASE_URL: Final = "https://sandbox-partners-api.airalo.com/v2"
+API_PATH: Final = "/v2"
+PRODUCTION_BASE_URL: Final = "https://partners-api.airalo.com" + API_PATH
+SANDBOX_BASE_URL: Final = "https://sandbox-partners-api.airalo.com" + API_PATH
 DEFAULT_BASE_URL: Final = PRODUCTION_BASE_URL
 
 # Each line is read at most once per USAGE_READ_INTERVAL anyway; refreshing every 5 minutes
@@ -466,6 +468,14 @@ def _order_iccids(entry: Mapping[str, object]) -> set[str] | None:
     return found or None
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url``; a bare host (production or sandbox) gets the ``/v2`` path.
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return with_api_path(url, API_PATH)
+
+
 class AiraloProvider(Provider):
     """A client of the Airalo Partner API; a line is an eSIM, keyed by its ICCID."""
 
@@ -496,7 +506,7 @@ class AiraloProvider(Provider):
         self._session = session
         self._client_id = client_id
         self._client_secret = client_secret
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         # A separate connect timeout: only a failed connect proves nothing was sent.
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
         self._clock = clock

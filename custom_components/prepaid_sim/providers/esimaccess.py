@@ -66,6 +66,7 @@ from .http import (
     to_utc,
 )
 from .ratelimit import RateLimiter
+from .urls import check_base_url
 
 DEFAULT_BASE_URL: Final = "https://api.esimaccess.com"
 API_PATH: Final = "/api/v1/open/"
@@ -297,6 +298,17 @@ def _is_auth_failure(envelope: _Envelope) -> bool:
     return envelope.code in _HEADER_CODES and bool(_AUTH_WORDS.search(envelope.message))
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url`` and return the API host it names.
+
+    The docs give the host, their endpoints ``/api/v1/open/...``; users copy either, and
+    every request adds the prefix, so a copied prefix is dropped here.
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return check_base_url(url).removesuffix(API_PATH.rstrip("/"))
+
+
 def _account_id(access_code: str) -> str:
     """Derive a stable, non-reversible account id: the API exposes none [I]."""
     return "esimaccess-" + hashlib.sha256(access_code.encode()).hexdigest()[:16]
@@ -451,7 +463,7 @@ class EsimAccessProvider(Provider):
         self._session = session
         self._access_code = access_code
         self._secret_key = secret_key
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         # A window a little over a second keeps loopback and network jitter from putting
         # nine requests into one of the provider's one-second windows.
         self.rate_limiter = RateLimiter(REQUESTS_PER_SECOND, period=RATE_WINDOW_SECONDS)

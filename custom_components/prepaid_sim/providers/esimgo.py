@@ -72,11 +72,14 @@ from .http import (
     to_utc,
 )
 from .ratelimit import RateLimiter
+from .urls import with_api_path
 
 _LOGGER = logging.getLogger(__name__)
 
 ESIMGO_PROVIDER_KEY: Final = "esimgo"
-DEFAULT_BASE_URL: Final = "https://api.esim-go.com/v2.4"
+# The API version this client speaks; "the API is fixed" per version, so it is pinned.
+API_PATH: Final = "/v2.4"
+DEFAULT_BASE_URL: Final = "https://api.esim-go.com" + API_PATH
 # Every refresh costs 1 + N requests of a 10 req/s budget shared by everything on this IP,
 # and eSIM Go only pushes usage at 1/50/80/100 % steps, so its figures are not live anyway
 # [I]. A quarter hour keeps 100 lines cheap; renewals need hours of warning, not minutes.
@@ -460,6 +463,14 @@ def _order_iccids(entry: Mapping[str, object], item: Mapping[str, object]) -> se
     return found if seen_any else None
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url``; a bare host gets the pinned version path (``/v2.4``).
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return with_api_path(url, API_PATH)
+
+
 class EsimGoProvider(Provider):
     """A client of the eSIM Go API; a line is an eSIM, keyed by its ICCID."""
 
@@ -484,7 +495,7 @@ class EsimGoProvider(Provider):
         """
         self._session = session
         self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._limiter = rate_limiter or RateLimiter(
             RATE_LIMIT_PER_SECOND, period=RATE_WINDOW_SECONDS

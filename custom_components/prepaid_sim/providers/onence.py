@@ -86,11 +86,13 @@ from .http import (
     to_utc,
 )
 from .ratelimit import RateLimiter
+from .urls import with_api_path
 
 _LOGGER = logging.getLogger(__name__)
 
 ONENCE_PROVIDER_KEY: Final = "onence"
-DEFAULT_BASE_URL: Final = "https://api.1nce.com/management-api"
+API_PATH: Final = "/management-api"
+DEFAULT_BASE_URL: Final = "https://api.1nce.com" + API_PATH
 # IoT SIMs use little data and 1NCE states no usage freshness; every refresh costs
 # ceil(T / 100) + N requests of the customer's shared 10/s /sims budget. Half an hour is
 # plenty to warn of a quota running out.
@@ -338,6 +340,14 @@ def _newest_first(dates: Sequence[datetime]) -> bool:
     return all(a >= b for a, b in itertools.pairwise(dates))
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url``; a bare host gets the ``/management-api`` path.
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return with_api_path(url, API_PATH)
+
+
 class OnenceProvider(Provider):
     """A client of the 1NCE Management API; a line is a SIM, keyed by its ICCID."""
 
@@ -374,7 +384,7 @@ class OnenceProvider(Provider):
         self._session = session
         self._client_id = client_id
         self._client_secret = client_secret
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         self._topup = Package(
             package_id=TOPUP_PACKAGE_ID,
             name=f"1NCE top-up {topup_volume_mb} MB",
