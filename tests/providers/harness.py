@@ -102,7 +102,7 @@ async def _esimaccess(session: aiohttp.ClientSession, clock: FakeClock) -> Async
 @contextlib.asynccontextmanager
 async def _esimgo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIterator[Harness]:
     """Serve eSIM Go: lines are keyed by ICCID."""
-    async with esimgo.EsimGoEmulator(rate_limit=None, timeout_seconds=1.0) as emu:
+    async with esimgo.EsimGoEmulator(rate_limit=1000, timeout_seconds=1.0) as emu:
         iccid = emu.add_esim(iccid=LINE_ICCID)
         retry = {"seconds": 1}
 

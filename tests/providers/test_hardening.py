@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from custom_components.prepaid_sim.providers.base import OrderOutcomeUnknownError, RedirectedError
+from custom_components.prepaid_sim.providers.base import (
+    OrderOutcomeUnknownError,
+    RedirectedError,
+    ResponseTooLargeError,
+)
 from tests.emulators.server import TrapServer
 
 from .conftest import FakeClock
@@ -103,3 +107,23 @@ async def test_base_url_with_or_without_the_documented_path(harness: Harness, fo
     account = await provider.async_get_account()
     assert account.account_id
     assert harness.line_id in {line.line_id for line in await provider.async_list_lines()}
+
+
+# --- answer size ----------------------------------------------------------------------
+
+
+async def test_oversized_read_is_refused(harness: Harness) -> None:
+    """A body past the cap is not read to its end; the next read works as usual."""
+    harness.fail_account_read("oversize")
+    with pytest.raises(ResponseTooLargeError):
+        await harness.provider.async_get_account()
+    assert (await harness.provider.async_get_account()).account_id
+
+
+async def test_oversized_purchase_answer_is_outcome_unknown(harness: Harness) -> None:
+    """An order answered with something unreadable may have been placed: unknown."""
+    package = await harness.package()
+    harness.fail_purchase("oversize")
+    with pytest.raises(OrderOutcomeUnknownError) as caught:
+        await harness.provider.async_purchase(harness.line_id, package, "ref-oversize-1")
+    assert isinstance(caught.value.__cause__, ResponseTooLargeError)

@@ -13,11 +13,17 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 import math
+from typing import Final
 
 import aiohttp
 import orjson
 
 from .base import RedirectedError, ResponseTooLargeError
+
+# The largest answer read. The biggest documented one (a page of 500 eSIM Access records)
+# is well under 1 MiB; a larger body is not an API answer and would only cost memory.
+MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
+_READ_CHUNK_BYTES: Final = 64 * 1024
 
 # What an exchange raises after the connection was made: the request may have arrived.
 SENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError, OSError)
@@ -100,7 +106,8 @@ async def exchange(
     Raises ``TransportError`` with ``sent=False`` when no connection was made (the request
     cannot have arrived) and ``sent=True`` for a failure in ``sent_errors`` after that.
     A redirect is never followed (it would carry the credentials elsewhere): any 3xx
-    raises ``RedirectedError``. ``raise_for_status=None`` keeps the session's own setting.
+    raises ``RedirectedError``. A body over ``MAX_RESPONSE_BYTES`` raises
+    ``ResponseTooLargeError``. ``raise_for_status=None`` keeps the session's own setting.
     """
     try:
         async with session.request(
@@ -116,7 +123,7 @@ async def exchange(
         ) as response:
             if 300 <= response.status < 400:
                 raise RedirectedError(response.status, response.headers.get("Location"))
-            raw = await response.read()
+            raw = await _read_capped(response)
             # Lower-cased keys: header names are case-insensitive.
             reply_headers = {key.lower(): value for key, value in response.headers.items()}
             return HttpReply(response.status, reply_headers, raw)
@@ -125,6 +132,24 @@ async def exchange(
         raise TransportError(describe(err, False), sent=False) from err
     except sent_errors as err:
         raise TransportError(describe(err, True), sent=True) from err
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """Read the body in chunks; raise ``ResponseTooLargeError`` past ``MAX_RESPONSE_BYTES``.
+
+    A declared length over the cap is refused before reading anything; the count also
+    covers bodies sent without one (chunked) and what a compressed body expands to.
+    """
+    too_large = f"the answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; not read"
+    declared = response.content_length
+    if declared is not None and declared > MAX_RESPONSE_BYTES:
+        raise ResponseTooLargeError(too_large)
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK_BYTES):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise ResponseTooLargeError(too_large)
+    return bytes(body)
 
 
 def parse_retry_after(raw: str | None) -> float | None:
