@@ -7,14 +7,18 @@ whose answer cannot be used is "outcome unknown", never "not charged".
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import time
 
 import pytest
 
 from custom_components.prepaid_sim.providers.base import (
+    MAX_RETRY_AFTER,
     OrderOutcomeUnknownError,
+    RateLimitedError,
     RedirectedError,
     ResponseTooLargeError,
 )
+from custom_components.prepaid_sim.providers.ratelimit import fail_fast
 from tests.emulators.server import TrapServer
 
 from .conftest import FakeClock
@@ -127,3 +131,34 @@ async def test_oversized_purchase_answer_is_outcome_unknown(harness: Harness) ->
     with pytest.raises(OrderOutcomeUnknownError) as caught:
         await harness.provider.async_purchase(harness.line_id, package, "ref-oversize-1")
     assert isinstance(caught.value.__cause__, ResponseTooLargeError)
+
+
+# --- Retry-After ---------------------------------------------------------------------------
+
+
+async def test_long_retry_after_inside_fail_fast_raises_promptly(harness: Harness) -> None:
+    """A person waiting is told when to come back (10 min), not kept waiting for it."""
+    harness.set_retry_after(600)
+    harness.fail_account_read("rate_limit")
+    started = time.monotonic()
+    with fail_fast(), pytest.raises(RateLimitedError) as caught:
+        await harness.provider.async_get_account()
+    assert caught.value.retry_after == pytest.approx(600, abs=5)
+    # The next request the person makes is refused by the client itself, at once.
+    with fail_fast(), pytest.raises(RateLimitedError) as again:
+        await harness.provider.async_get_account()
+    assert again.value.retry_after == pytest.approx(600, abs=5)
+    assert time.monotonic() - started < 2.0
+
+
+async def test_retry_after_is_capped_at_an_hour(harness: Harness) -> None:
+    """Outside fail_fast, a huge Retry-After still holds the client for an hour at most."""
+    harness.set_retry_after(10**6)
+    harness.fail_account_read("rate_limit")
+    with pytest.raises(RateLimitedError) as caught:
+        await harness.provider.async_get_account()
+    assert caught.value.retry_after == MAX_RETRY_AFTER
+    with fail_fast(), pytest.raises(RateLimitedError) as again:
+        await harness.provider.async_get_account()
+    assert again.value.retry_after is not None
+    assert MAX_RETRY_AFTER - 5 < again.value.retry_after <= MAX_RETRY_AFTER

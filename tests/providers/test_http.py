@@ -26,6 +26,7 @@ from tests.emulators.server import EmulatorServer, TrapServer, stream_oversize
         ("5", 5.0),
         ("0.5", 0.5),
         ("-3", 0.0),
+        ("100000", 3600.0),
         ("inf", None),
         ("nan", None),
         ("soon", None),
@@ -35,6 +36,12 @@ from tests.emulators.server import EmulatorServer, TrapServer, stream_oversize
 def test_retry_after_seconds(raw: str | None, expected: float | None) -> None:
     """Seconds are read; values that would hold requests forever are refused."""
     assert parse_retry_after(raw) == expected
+
+
+def test_retry_after_far_http_date_is_capped() -> None:
+    """A date days ahead still holds requests for at most an hour."""
+    raw = format_datetime(datetime.now(UTC) + timedelta(days=3), usegmt=True)
+    assert parse_retry_after(raw) == 3600.0
 
 
 def test_retry_after_http_date() -> None:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 import hashlib
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 
@@ -191,13 +191,18 @@ class ProviderUnavailableError(ProviderError):
     """The provider could not be reached or answered with something unusable."""
 
 
+# The longest wait a provider's Retry-After (or reset header) may impose, in seconds. A
+# larger one is a provider's bug or a hostile answer; an hour later we simply ask again.
+MAX_RETRY_AFTER: Final = 3600.0
+
+
 class RateLimitedError(ProviderUnavailableError):
     """The provider asked us to slow down."""
 
     def __init__(self, message: str = "rate limited", retry_after: float | None = None) -> None:
-        """Keep how long the provider asked us to wait, in seconds."""
+        """Keep how long to wait, in seconds (at most ``MAX_RETRY_AFTER``)."""
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = None if retry_after is None else min(retry_after, MAX_RETRY_AFTER)
 
 
 class RedirectedError(ProviderError):

@@ -18,7 +18,7 @@ from typing import Final
 import aiohttp
 import orjson
 
-from .base import RedirectedError, ResponseTooLargeError
+from .base import MAX_RETRY_AFTER, RedirectedError, ResponseTooLargeError
 
 # The largest answer read. The biggest documented one (a page of 500 eSIM Access records)
 # is well under 1 MiB; a larger body is not an API answer and would only cost memory.
@@ -156,6 +156,7 @@ def parse_retry_after(raw: str | None) -> float | None:
     """Read a ``Retry-After`` value as seconds: a number or an HTTP date; None if unusable.
 
     "inf" or "nan" would hold every request forever, or break the caller's timer: None.
+    Anything longer than ``MAX_RETRY_AFTER`` is cut to it.
     """
     if not raw:
         return None
@@ -165,7 +166,7 @@ def parse_retry_after(raw: str | None) -> float | None:
         pass
     else:
         if math.isfinite(seconds):
-            return max(seconds, 0.0)
+            return min(max(seconds, 0.0), MAX_RETRY_AFTER)
         return None
     try:
         when = parsedate_to_datetime(raw)
@@ -173,7 +174,7 @@ def parse_retry_after(raw: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
 def json_or_none(body: bytes) -> object:
