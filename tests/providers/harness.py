@@ -53,6 +53,8 @@ class Harness:
     fail_account_read: FaultSwitch
     # Put a fault on the purchase request itself.
     fail_purchase: FaultSwitch
+    # Put a fault on the request that reads the line's own data in ``async_fetch``.
+    fail_line_read: FaultSwitch
     # Put a fault on the token request (OAuth providers only).
     fail_token: FaultSwitch | None = None
     # Set the answer's Retry-After of the "rate_limit" fault.
@@ -95,6 +97,7 @@ async def _esimaccess(session: aiohttp.ClientSession, clock: FakeClock) -> Async
             secrets=(esimaccess.DEFAULT_ACCESS_CODE,),
             fail_account_read=lambda mode: emu.fail_next.update({"balance/query": mode}),
             fail_purchase=lambda mode: emu.fail_next.update({"esim/topup": mode}),
+            fail_line_read=lambda mode: emu.fail_next.update({"esim/query": mode}),
             set_retry_after=set_retry_after,
         )
 
@@ -134,6 +137,7 @@ async def _esimgo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
             secrets=(esimgo.DEFAULT_API_KEY,),
             fail_account_read=fail("/organisation", "GET"),
             fail_purchase=fail("/orders", "POST"),
+            fail_line_read=fail("/esims", "GET"),
             set_retry_after=set_retry_after,
         )
 
@@ -169,6 +173,7 @@ async def _airalo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
             secrets=(airalo.DEFAULT_CLIENT_ID, airalo.DEFAULT_CLIENT_SECRET),
             fail_account_read=lambda mode: emu.fail_next.update({"balance": mode}),
             fail_purchase=lambda mode: emu.fail_next.update({"order_topup": mode}),
+            fail_line_read=lambda mode: emu.fail_next.update({"usage": mode}),
             fail_token=lambda mode: emu.fail_next.update({"token": mode}),
             set_retry_after=set_retry_after,
         )
@@ -205,6 +210,7 @@ async def _onence(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
             secrets=(onence.DEFAULT_CLIENT_ID, onence.DEFAULT_CLIENT_SECRET),
             fail_account_read=lambda mode: emu.fail_next.update({"sims": mode}),
             fail_purchase=lambda mode: emu.fail_next.update({"topup": mode}),
+            fail_line_read=lambda mode: emu.fail_next.update({"quota": mode}),
             fail_token=lambda mode: emu.fail_next.update({"token": mode}),
             set_retry_after=set_retry_after,
         )

@@ -6,7 +6,9 @@ whose answer cannot be used is "outcome unknown", never "not charged".
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+import logging
 import time
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from custom_components.prepaid_sim.providers.base import (
     MAX_RETRY_AFTER,
     OrderOutcomeUnknownError,
+    ProviderError,
     RateLimitedError,
     RedirectedError,
     ResponseTooLargeError,
@@ -162,3 +165,53 @@ async def test_retry_after_is_capped_at_an_hour(harness: Harness) -> None:
         await harness.provider.async_get_account()
     assert again.value.retry_after is not None
     assert MAX_RETRY_AFTER - 5 < again.value.retry_after <= MAX_RETRY_AFTER
+
+
+# --- privacy --------------------------------------------------------------------------
+
+# An ICCID the account does not have.
+UNKNOWN_ICCID = "8988303000001234567"
+
+
+def _error_texts(error: BaseException) -> list[str]:
+    """Return the message of an error and of every error it was raised from."""
+    texts: list[str] = []
+    current: BaseException | None = error
+    while current is not None:
+        texts.append(str(current))
+        current = current.__cause__
+    return texts
+
+
+async def test_identifiers_stay_out_of_errors_and_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Failures about a line keyed by ICCID never show the ICCID, at any log level."""
+    caplog.set_level(logging.DEBUG)
+    package = await harness.package()
+    provider = harness.provider
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: provider.async_fetch([harness.line_id]),
+        lambda: provider.async_list_packages(UNKNOWN_ICCID),
+        lambda: provider.async_purchase(UNKNOWN_ICCID, package, "ref-privacy-1"),
+        lambda: provider.async_purchase(harness.line_id, package, "ref-privacy-2"),
+        lambda: provider.async_find_order(UNKNOWN_ICCID, "ref-privacy-3", datetime.now(UTC)),
+    ]
+    errors: list[ProviderError] = []
+    for number, attempt in enumerate(attempts):
+        # An unreadable line, and a purchase that goes wrong after it was sent.
+        if number == 0:
+            harness.fail_line_read("malformed")
+        if number == 3:
+            harness.fail_purchase("http_500")
+        try:
+            await attempt()
+        except ProviderError as err:
+            errors.append(err)
+    assert errors
+    for error in errors:
+        for text in _error_texts(error):
+            assert harness.iccid not in text
+            assert UNKNOWN_ICCID not in text
+    assert harness.iccid not in caplog.text
+    assert UNKNOWN_ICCID not in caplog.text

@@ -69,7 +69,9 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    line_ref,
     pick_refresh_error as _pick_error,
+    redact_identifiers,
 )
 from .http import (
     UNUSABLE_ANSWER_ERRORS,
@@ -277,7 +279,7 @@ def parse_time(value: object) -> datetime | None:
             except ValueError:
                 continue
     if parsed is None:
-        _LOGGER.debug("Airalo sent an unreadable time %r", value)
+        _LOGGER.debug("Airalo sent an unreadable time %s", redact_identifiers(repr(value)))
         return None
     return to_utc(parsed)
 
@@ -801,14 +803,18 @@ class AiraloProvider(Provider):
             return _Reading(_Outcome.MISSING)
         payload = _payload(reply) if reply.ok else None
         if payload is None:
-            _LOGGER.warning("Airalo answered %s to the usage of %s", reply.status, iccid)
+            _LOGGER.warning("Airalo answered %s to the usage of %s", reply.status, line_ref(iccid))
             return _Reading(_Outcome.UNREADABLE)
         try:
             line = _line(
                 iccid, self._names.get(iccid) or _line_name(iccid), self._plans.get(iccid), payload
             )
         except _MalformedError as err:
-            _LOGGER.warning("Airalo sent an unreadable usage for %s: %s", iccid, err)
+            _LOGGER.warning(
+                "Airalo sent an unreadable usage for %s: %s",
+                line_ref(iccid),
+                redact_identifiers(str(err)),
+            )
             return _Reading(_Outcome.UNREADABLE)
         if line is None:
             state.recycled = True

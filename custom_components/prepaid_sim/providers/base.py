@@ -15,6 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 import hashlib
 from operator import attrgetter
+import re
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -179,8 +180,34 @@ class Order:
     new_data_total_bytes: int | None = None
 
 
+# A run of ten or more digits (optionally after "+", optionally ending in "F"): a phone
+# number (10-15), an ICCID (19-22, some printed with a trailing F) or an EID (32). Shorter
+# numbers (error codes, amounts, years) are left alone; longer ones are hidden anyway.
+_IDENTIFIER: Final = re.compile(r"(?<!\d)\+?\d{10,}[Ff]?(?!\d)")
+# How much of an identifier is kept: enough to tell lines apart, as their names do.
+_KEPT_CHARS: Final = 4
+
+
+def redact_identifiers(text: str) -> str:
+    """Replace every ICCID, EID and phone number in ``text`` with its last 4 characters.
+
+    ``"SIM 8944500102198304826 refused"`` becomes ``"SIM …4826 refused"``.
+    """
+    return _IDENTIFIER.sub(lambda match: "…" + match.group()[-_KEPT_CHARS:], text)
+
+
 class ProviderError(Exception):
-    """Base of every error a provider raises."""
+    """Base of every error a provider raises; its message never carries an identifier.
+
+    Messages reach logs, repair issues and the UI: ICCIDs, EIDs and phone numbers in them
+    are cut to their last 4 characters (see ``redact_identifiers``).
+    """
+
+    def __init__(self, *args: object) -> None:
+        """Redact every text argument (the message) before keeping it."""
+        super().__init__(
+            *(redact_identifiers(arg) if isinstance(arg, str) else arg for arg in args)
+        )
 
 
 class AuthenticationError(ProviderError):
@@ -245,7 +272,7 @@ class OrderRejectedError(ProviderError):
         """Keep the provider's own code and message."""
         super().__init__(f"{code}: {message}")
         self.code = code
-        self.message = message
+        self.message = redact_identifiers(message)
         self.insufficient_funds = insufficient_funds
 
 

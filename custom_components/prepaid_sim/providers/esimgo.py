@@ -61,6 +61,8 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    line_ref,
+    redact_identifiers,
 )
 from .http import (
     UNUSABLE_ANSWER_ERRORS,
@@ -685,7 +687,11 @@ class EsimGoProvider(Provider):
                 return None
             return _line(iccid, self._names.get(iccid) or _line_name(iccid, None), assignments)
         except _MalformedError as err:
-            _LOGGER.warning("eSIM Go sent an unreadable answer for line %s: %s", iccid, err)
+            _LOGGER.warning(
+                "eSIM Go sent an unreadable answer for line %s: %s",
+                line_ref(iccid),
+                redact_identifiers(str(err)),
+            )
             return err
 
     @override

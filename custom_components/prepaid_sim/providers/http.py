@@ -18,7 +18,7 @@ from typing import Final
 import aiohttp
 import orjson
 
-from .base import MAX_RETRY_AFTER, RedirectedError, ResponseTooLargeError
+from .base import MAX_RETRY_AFTER, RedirectedError, ResponseTooLargeError, redact_identifiers
 
 # The largest answer read. The biggest documented one (a page of 500 eSIM Access records)
 # is well under 1 MiB; a larger body is not an API answer and would only cost memory.
@@ -43,8 +43,8 @@ class TransportError(Exception):
     """The HTTP exchange failed; ``sent`` says whether the request may have gone out."""
 
     def __init__(self, message: str, *, sent: bool) -> None:
-        """Keep whether the provider may have received the request."""
-        super().__init__(message)
+        """Keep whether the provider may have received the request (the URL may name a SIM)."""
+        super().__init__(redact_identifiers(message))
         self.sent = sent
 
 

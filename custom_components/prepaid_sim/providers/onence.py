@@ -69,7 +69,9 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    line_ref,
     pick_refresh_error as _pick_error,
+    redact_identifiers,
 )
 from .http import (
     UNUSABLE_ANSWER_ERRORS,
@@ -184,7 +186,7 @@ def parse_time(value: object) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        _LOGGER.debug("1NCE sent an unreadable time %r", value)
+        _LOGGER.debug("1NCE sent an unreadable time %s", redact_identifiers(repr(value)))
         return None
     return to_utc(parsed)
 
@@ -615,7 +617,11 @@ class OnenceProvider(Provider):
                 return _expired_line(iccid, record)
             return _line(iccid, record, quota)
         except _MalformedError as err:
-            _LOGGER.warning("1NCE sent an unreadable quota for SIM %s: %s", iccid, err)
+            _LOGGER.warning(
+                "1NCE sent an unreadable quota for SIM %s: %s",
+                line_ref(iccid),
+                redact_identifiers(str(err)),
+            )
             return err
 
     # --- account and lines -------------------------------------------------------------------
@@ -755,7 +761,7 @@ class OnenceProvider(Provider):
         try:
             reply = await self._read(f"/v1/orders/{quote(number, safe='')}")
         except ProviderError as err:
-            _LOGGER.debug("1NCE order %s cannot be read yet: %s", number, err)
+            _LOGGER.debug("1NCE order %s cannot be read yet: %s", redact_identifiers(number), err)
             return None
         return reply.body if reply.ok else None
 
@@ -764,7 +770,9 @@ class OnenceProvider(Provider):
         try:
             return await self.async_find_order(line_id, reference, sent_at)
         except ProviderError as err:
-            _LOGGER.debug("1NCE order of %s cannot be looked up yet: %s", reference, err)
+            _LOGGER.debug(
+                "1NCE order of %s cannot be looked up yet: %s", redact_identifiers(reference), err
+            )
             return None
 
     def _order(
