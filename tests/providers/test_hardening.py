@@ -15,6 +15,7 @@ import pytest
 
 from custom_components.prepaid_sim.providers.base import (
     MAX_RETRY_AFTER,
+    NotProviderApiError,
     OrderOutcomeUnknownError,
     ProviderError,
     RateLimitedError,
@@ -100,6 +101,17 @@ async def test_token_redirect_is_not_followed(token_harness: Harness, trap: Trap
 
 
 # --- the base URL as users copy it -------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/wrong", "/api", "/v9"])
+async def test_wrong_path_is_not_the_provider_api(harness: Harness, path: str) -> None:
+    """A server that answers 404 at the wrong path is named for what it is."""
+    provider = harness.make_client(harness.bare_host() + path)
+    with pytest.raises(NotProviderApiError) as caught:
+        await provider.async_get_account()
+    assert str(caught.value).startswith("this address is not the provider's API")
+    with pytest.raises(NotProviderApiError):
+        await provider.async_list_lines()
 
 
 @pytest.mark.parametrize("form", ["bare", "with_path", "with_path_and_slash"])

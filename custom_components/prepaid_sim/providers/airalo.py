@@ -59,6 +59,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -605,6 +606,8 @@ class AiraloProvider(Provider):
             raise AuthenticationError(
                 reply.message or f"Airalo refused the credentials ({reply.status})"
             )
+        if reply.status == 404:
+            raise NotProviderApiError("HTTP 404 for /token")
         payload = _payload(reply) if reply.ok else None
         token = _as_str(payload.get("access_token")) if payload is not None else None
         if payload is None or token is None:
@@ -670,6 +673,9 @@ class AiraloProvider(Provider):
     async def _read_ok(self, path: str, params: Mapping[str, str] | None = None) -> _Reply:
         """GET a JSON answer that must be 2xx."""
         reply = await self._read(path, params)
+        if reply.status == 404:
+            # Account-wide reads only: a 404 there means the base URL is wrong.
+            raise NotProviderApiError(f"HTTP 404 for {path}")
         if not reply.ok or reply.body is None:
             raise ProviderUnavailableError(f"Airalo answered {reply.status} to {path} unreadably")
         return reply

@@ -249,7 +249,16 @@ class RedirectedError(ProviderError):
 
 
 class NotProviderApiError(ProviderError):
-    """The address answered, but it is not the provider's API (a wrong path: HTTP 404)."""
+    """The address answered, but it is not the provider's API (a wrong path: HTTP 404).
+
+    Raised for a 404 where the API documents none (its token endpoint, an account-wide
+    read): the server is there, the base URL is wrong. Not a connection problem.
+    """
+
+    def __init__(self, detail: str = "") -> None:
+        """Say so, with what answered (``detail``) when known."""
+        message = "this address is not the provider's API"
+        super().__init__(f"{message} ({detail})" if detail else message)
 
 
 class ResponseTooLargeError(ProviderUnavailableError):

@@ -45,6 +45,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -530,6 +531,9 @@ class EsimAccessProvider(Provider):
         except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         self._check_http(reply)
+        if reply.status == 404:
+            # Every documented endpoint exists: a 404 means the base URL is wrong.
+            raise NotProviderApiError(f"HTTP 404 for {endpoint}")
         if reply.status != 200:
             raise ProviderUnavailableError(f"eSIM Access answered HTTP {reply.status}")
         if (envelope := _parse_envelope(reply.body)) is None:

@@ -51,6 +51,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -594,6 +595,9 @@ class EsimGoProvider(Provider):
     ) -> dict[str, object]:
         """GET a JSON object from an account-wide endpoint; 403 there means a bad key."""
         reply = await self._read(path, params)
+        if reply.status == 404:
+            # No account-wide endpoint is documented to answer 404: the base URL is wrong.
+            raise NotProviderApiError(f"HTTP 404 for {path}")
         if reply.status == 403:
             raise AuthenticationError(reply.message or "API key refused")
         if not reply.ok:

@@ -59,6 +59,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -219,7 +220,12 @@ def _rows(reply: _Reply) -> list[Mapping[str, object]]:
 
 
 def _listing_rows(reply: _Reply, path: str) -> list[Mapping[str, object]]:
-    """Return a 2xx listing's rows; anything else is ``ProviderUnavailableError``."""
+    """Return a 2xx listing's rows; anything else is ``ProviderUnavailableError``.
+
+    A 404 is ``NotProviderApiError``: the listings always exist, so the base URL is wrong.
+    """
+    if reply.status == 404:
+        raise NotProviderApiError(f"HTTP 404 for {path}")
     if not reply.ok:
         raise ProviderUnavailableError(f"1NCE answered {reply.status} to {path}")
     try:
@@ -486,6 +492,8 @@ class OnenceProvider(Provider):
             raise AuthenticationError(
                 reply.message or f"1NCE refused the credentials ({reply.status})"
             )
+        if reply.status == 404:
+            raise NotProviderApiError("HTTP 404 for /oauth/token")
         token = _as_str(body.get("access_token")) if body is not None and reply.ok else None
         if body is None or token is None:
             raise ProviderUnavailableError(
