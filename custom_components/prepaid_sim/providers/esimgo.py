@@ -31,7 +31,7 @@ import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 import hashlib
 import itertools
 import logging
@@ -63,15 +63,18 @@ from .base import (
     RateLimitedError,
     Snapshot,
     line_ref,
+    pick_refresh_error,
     redact_identifiers,
 )
 from .http import (
     UNUSABLE_ANSWER_ERRORS,
+    MalformedError as _MalformedError,
     TransportError,
     as_str as _as_str,
     describe_for,
     exchange,
     parse_retry_after,
+    safe_decimal as _as_decimal,
     to_utc,
 )
 from .ratelimit import RateLimiter
@@ -129,10 +132,6 @@ _USED_UP_STATES: Final = frozenset({"depleted", "expired", "lapsed"})
 _AUTH_WORDS: Final = ("api key", "apikey", "api-key", "token", "unauthori", "authenticat")
 _FUNDS_WORDS: Final = ("insufficient", "balance", "funds")
 _DESCRIBE: Final = describe_for("eSIM Go")
-
-
-class _MalformedError(Exception):
-    """A response body that does not have the shape we rely on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,18 +216,6 @@ def _as_int(value: object) -> int | None:
         except (ArithmeticError, ValueError) as err:
             raise _MalformedError(f"expected a number, got {value!r}") from err
     raise _MalformedError(f"expected a number, got {value!r}")
-
-
-def _as_decimal(value: object) -> Decimal | None:
-    """Return a finite Decimal from a JSON number or numeric string, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        # str() first so 4.55 stays 4.55 rather than its binary expansion.
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
 
 
 def _as_bool(value: object) -> bool | None:
@@ -1049,8 +1036,12 @@ def _with_assignment(order: Order, assignment: _Assignment) -> Order:
     )
 
 
-def _pick_error(errors: ExceptionGroup[Exception]) -> Exception:
-    """Return the error that should fail a refresh: a bad key first, then any provider error."""
+def _pick_error(errors: ExceptionGroup[Exception]) -> BaseException:
+    """Return the error that should fail a refresh (see ``pick_refresh_error``).
+
+    The TaskGroup's errors may nest; a group with no provider error (a bug) is passed on
+    whole, so no failure hides behind another.
+    """
     flat: list[Exception] = []
     pending: list[Exception] = [errors]
     while pending:
@@ -1059,8 +1050,6 @@ def _pick_error(errors: ExceptionGroup[Exception]) -> Exception:
             pending.extend(error.exceptions)
         else:
             flat.append(error)
-    for kind in (AuthenticationError, RateLimitedError, ProviderError):
-        for error in flat:
-            if isinstance(error, kind):
-                return error
-    return errors
+    if not any(isinstance(error, ProviderError) for error in flat):
+        return errors
+    return pick_refresh_error(flat)
