@@ -89,6 +89,7 @@ from .http import (
     safe_decimal as _safe_decimal,
     to_utc,
 )
+from .oauth import BearerToken
 from .ratelimit import RateLimiter
 from .urls import with_api_path
 
@@ -213,9 +214,12 @@ class AccountState:
         """Start with no readings and a fresh token budget."""
         self.usage: dict[str, _UsageState] = {}
         self.token_limiter = RateLimiter(TOKEN_REQUESTS_PER_MINUTE, period=60.0)
-        self.token: str | None = None
-        self.token_renew_at = 0.0
-        self.token_lock = asyncio.Lock()
+        # The token says it lives a year; it is renewed daily all the same.
+        self.token = BearerToken(
+            default_lifetime=TOKEN_MAX_AGE.total_seconds(),
+            max_lifetime=TOKEN_MAX_AGE.total_seconds(),
+            refresh_margin=TOKEN_REFRESH_MARGIN.total_seconds(),
+        )
 
 
 @dataclass(slots=True)
@@ -560,33 +564,16 @@ class AiraloProvider(Provider):
         )
         return _Reply(reply.status, reply.headers, json_or_none(reply.body))
 
-    def _token_fresh(self) -> bool:
-        """Return True when the cached token may still be used."""
-        return self._shared.token is not None and self._clock() < self._shared.token_renew_at
-
     async def _access_token(self) -> str:
-        """Return the cached token, fetching one (once, for all callers) when needed."""
-        if self._shared.token is not None and self._token_fresh():
-            return self._shared.token
-        async with self._shared.token_lock:
-            if self._shared.token is not None and self._token_fresh():
-                return self._shared.token
-            return await self._fetch_token()
+        """Return the account's token, fetching one when needed (see ``BearerToken``)."""
+        return await self._shared.token.get(self._fetch_token, self._clock)
 
     async def _renew_token(self, refused: str) -> str:
-        """Replace a token the API refused; callers refused the same token share one renewal."""
-        async with self._shared.token_lock:
-            if (
-                self._shared.token is not None
-                and self._shared.token != refused
-                and self._token_fresh()
-            ):
-                return self._shared.token
-            self._shared.token = None
-            return await self._fetch_token()
+        """Replace a token the API refused."""
+        return await self._shared.token.replace(refused, self._fetch_token, self._clock)
 
-    async def _fetch_token(self) -> str:
-        """Ask ``POST /token`` for a token (call with ``_token_lock`` held)."""
+    async def _fetch_token(self) -> tuple[str, float | None]:
+        """Ask ``POST /token`` for a token; return it and its ``expires_in``."""
         form = {
             "client_id": self._client_id,
             "client_secret": self._client_secret,
@@ -613,14 +600,7 @@ class AiraloProvider(Provider):
         if payload is None or token is None:
             raise ProviderUnavailableError(f"Airalo token endpoint answered {reply.status}")
         expires_in = _safe_decimal(payload.get("expires_in"))
-        lifetime = TOKEN_MAX_AGE.total_seconds()
-        if expires_in is not None and expires_in > 0:
-            lifetime = min(float(expires_in), lifetime)
-        # Renew a little early, but never so early that a short-lived token is useless.
-        margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), lifetime * 0.1)
-        self._shared.token = token
-        self._shared.token_renew_at = self._clock() + lifetime - margin
-        return token
+        return token, None if expires_in is None else float(expires_in)
 
     async def _call(
         self,

@@ -88,6 +88,7 @@ from .http import (
     safe_decimal as _safe_decimal,
     to_utc,
 )
+from .oauth import BearerToken
 from .ratelimit import RateLimiter
 from .urls import with_api_path
 
@@ -409,9 +410,10 @@ class OnenceProvider(Provider):
             SIMS_REQUESTS_PER_SECOND, period=SIMS_WINDOW_SECONDS
         )
         self._orders_limiter = RateLimiter(ORDERS_REQUESTS_PER_WINDOW, period=ORDERS_WINDOW_SECONDS)
-        self._token: str | None = None
-        self._token_renew_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._token = BearerToken(
+            default_lifetime=DEFAULT_TOKEN_LIFETIME.total_seconds(),
+            refresh_margin=TOKEN_REFRESH_MARGIN.total_seconds(),
+        )
         # Order numbers already matched to one of our references, so that two lost
         # answers never claim the same order.
         self._claimed: dict[str, str] = {}
@@ -447,29 +449,16 @@ class OnenceProvider(Provider):
         )
         return _Reply(reply.status, reply.headers, json_or_none(reply.body))
 
-    def _token_fresh(self) -> bool:
-        """Return True when the cached token may still be used."""
-        return self._token is not None and self._clock() < self._token_renew_at
-
     async def _access_token(self) -> str:
-        """Return the cached token, fetching one (once, for all callers) when needed."""
-        if self._token is not None and self._token_fresh():
-            return self._token
-        async with self._token_lock:
-            if self._token is not None and self._token_fresh():
-                return self._token
-            return await self._fetch_token()
+        """Return the cached token, fetching one when needed (see ``BearerToken``)."""
+        return await self._token.get(self._fetch_token, self._clock)
 
     async def _renew_token(self, refused: str) -> str:
-        """Replace a token the API refused; callers refused the same token share one renewal."""
-        async with self._token_lock:
-            if self._token is not None and self._token != refused and self._token_fresh():
-                return self._token
-            self._token = None
-            return await self._fetch_token()
+        """Replace a token the API refused."""
+        return await self._token.replace(refused, self._fetch_token, self._clock)
 
-    async def _fetch_token(self) -> str:
-        """Ask ``POST /oauth/token`` with Basic auth (call with ``_token_lock`` held)."""
+    async def _fetch_token(self) -> tuple[str, float | None]:
+        """Ask ``POST /oauth/token`` with Basic auth; return the token and its ``expires_in``."""
         pair = f"{self._client_id}:{self._client_secret}".encode()
         basic = base64.b64encode(pair).decode("ascii")
         try:
@@ -499,15 +488,8 @@ class OnenceProvider(Provider):
             raise ProviderUnavailableError(
                 f"1NCE token endpoint answered {reply.status}: {reply.message or 'unreadably'}"
             )
-        lifetime = DEFAULT_TOKEN_LIFETIME.total_seconds()
         expires_in = _safe_decimal(body.get("expires_in"))
-        if expires_in is not None and expires_in > 0:
-            lifetime = float(expires_in)
-        # Renew a little early, but never so early that a short-lived token is useless.
-        margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), lifetime * 0.1)
-        self._token = token
-        self._token_renew_at = self._clock() + lifetime - margin
-        return token
+        return token, None if expires_in is None else float(expires_in)
 
     async def _call(
         self,
