@@ -484,6 +484,8 @@ class AiraloEmulator(EmulatorServer):
             self.throttled += 1
             return self._too_many()
         fault = self.fail_next.pop(route, None)
+        if (common := await self.common_fault(request, fault)) is not None:
+            return common
         if (early := await self._before(fault)) is not None:
             return early
         if route != "token" and not self._authorized(request):

@@ -56,6 +56,9 @@ type FaultMode = Literal[
     "malformed",
     # An error envelope saying the access code is no longer valid.
     "expired_key",
+    # See ``CommonFaultMode``.
+    "redirect",
+    "oversize",
 ]
 
 # Error codes from the docs. Which 0001xx code means which header/parameter problem is not
@@ -526,6 +529,8 @@ class EsimAccessEmulator(EmulatorServer):
             self.throttled += 1
             return self._too_many()
         fault = self.fail_next.pop(endpoint, None)
+        if (common := await self.common_fault(request, fault)) is not None:
+            return common
         if (early := await self._fault_before_commit(fault)) is not None:
             return early
         if (canned := self.reply_next.pop(endpoint, None)) is not None:

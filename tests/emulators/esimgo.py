@@ -57,6 +57,9 @@ FAULT_MODES = frozenset(
         "expired_key",
         # Answer normally, then stop accepting connections: the provider goes down.
         "outage_after",
+        # See ``CommonFaultMode``.
+        "redirect",
+        "oversize",
     }
 )
 ESIM_STATES = frozenset(
@@ -612,9 +615,11 @@ class EsimGoEmulator(EmulatorServer):
 
     async def _before(
         self, request: web.Request, fault: Fault | None, headers: dict[str, str]
-    ) -> web.Response | None:
+    ) -> web.StreamResponse | None:
         """Answer faults that strike before any work, and check the key."""
         mode = fault.mode if fault is not None else None
+        if (common := await self.common_fault(request, mode)) is not None:
+            return common
         if fault is not None and mode == "rate_limit":
             self.rate_limited_count += 1
             retry = {**headers, "Retry-After": str(fault.retry_after)}

@@ -422,6 +422,8 @@ class OnenceEmulator(EmulatorServer):
         if (refused := self._limited(route)) is not None:
             return refused
         fault = self.fail_next.pop(route, None)
+        if (common := await self.common_fault(request, fault)) is not None:
+            return common
         if (early := await self._before(fault)) is not None:
             return early
         if route != "token" and not self._authorized(request):

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Iterable, Mapping
 import contextlib
+from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Final, Literal, Self
 
 from aiohttp import web
 
 HOST: Final = "127.0.0.1"
+
+# Faults every emulator can put on any route, before anything is applied.
+type CommonFaultMode = Literal[
+    # Answer ``redirect_status`` with ``Location`` on ``redirect_target`` (a ``TrapServer``).
+    "redirect",
+    # HTTP 200 with a body of ``OVERSIZE_BYTES``, streamed without a Content-Length.
+    "oversize",
+]
+COMMON_FAULT_MODES: Final = frozenset({"redirect", "oversize"})
+# Larger than any answer a client accepts (4 MiB).
+OVERSIZE_BYTES: Final = 5 * 1024 * 1024
+_OVERSIZE_CHUNK: Final = b" " * 65536
 
 # How the emulators of the OAuth token APIs (Airalo, 1NCE) fail the next request of a route.
 type TokenApiFaultMode = Literal[
@@ -32,6 +46,8 @@ type TokenApiFaultMode = Literal[
     "malformed",
     # Every token issued so far stops working just before this request (it gets a 401).
     "expired_token",
+    "redirect",
+    "oversize",
 ]
 
 
@@ -52,6 +68,9 @@ class EmulatorServer:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
+        # Where the "redirect" fault sends a client (the request's path and query appended).
+        self.redirect_target = "http://127.0.0.1:9"
+        self.redirect_status = 307
 
     def build_app(self) -> web.Application:
         """Return the application with the emulator's routes."""
@@ -75,6 +94,18 @@ class EmulatorServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def common_fault(
+        self, request: web.Request, mode: str | None
+    ) -> web.StreamResponse | None:
+        """Answer a ``CommonFaultMode``; None for any other mode (or none)."""
+        if mode == "redirect":
+            # 307 keeps the method and body: a client that followed would resend everything.
+            location = self.redirect_target + request.path_qs
+            return web.Response(status=self.redirect_status, headers={"Location": location})
+        if mode == "oversize":
+            return await stream_oversize(request)
+        return None
 
     async def park(self, delay: float) -> None:
         """Hold a request for ``delay`` seconds, or until the emulator closes."""
@@ -107,3 +138,71 @@ def over_limit(arrivals: deque[float], limit: int, window: float, now: float) ->
         return True
     arrivals.append(now)
     return False
+
+
+async def stream_oversize(request: web.Request) -> web.StreamResponse:
+    """Stream ``OVERSIZE_BYTES`` of JSON whitespace with no Content-Length.
+
+    Only a client that counts what it reads can stop it; one that gives up early closes
+    the connection, which is not an error here.
+    """
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):
+        await response.write(b"{")
+        for _ in range(OVERSIZE_BYTES // len(_OVERSIZE_CHUNK)):
+            await response.write(_OVERSIZE_CHUNK)
+        await response.write(b"}")
+        await response.write_eof()
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class TrapRequest:
+    """One request that reached a ``TrapServer``."""
+
+    method: str
+    path_qs: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def text(self) -> str:
+        """Return everything the request carried, as one string to search."""
+        headers = "\n".join(f"{key}: {value}" for key, value in self.headers.items())
+        return f"{self.method} {self.path_qs}\n{headers}\n{self.body.decode(errors='replace')}"
+
+
+class TrapServer(EmulatorServer):
+    """A loopback server that records whatever reaches it: where a redirect points.
+
+    A client that never follows redirects sends it nothing at all.
+    """
+
+    def __init__(self) -> None:
+        """Record nothing yet."""
+        super().__init__()
+        self.received: list[TrapRequest] = []
+
+    def build_app(self) -> web.Application:
+        """Take every method on every path."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._record)
+        return app
+
+    async def _record(self, request: web.Request) -> web.Response:
+        """Keep the request and answer a plausible empty success."""
+        self.received.append(
+            TrapRequest(
+                method=request.method,
+                path_qs=request.path_qs,
+                headers=dict(request.headers),
+                body=await request.read(),
+            )
+        )
+        return web.json_response({"success": True, "data": {}})
+
+    def leaked(self, secrets: Iterable[str]) -> list[str]:
+        """Return the secrets found in any request received."""
+        texts = [request.text() for request in self.received]
+        return [secret for secret in secrets if any(secret in text for text in texts)]

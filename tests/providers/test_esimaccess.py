@@ -21,6 +21,7 @@ from custom_components.prepaid_sim.providers.base import (
     LineNotFoundError,
     LineStatus,
     Money,
+    NotProviderApiError,
     OrderOutcomeUnknownError,
     OrderRejectedError,
     OrderStatus,
@@ -797,7 +798,8 @@ async def test_packages_need_the_line_iccid(emulator: EsimAccessEmulator) -> Non
         (200, _envelope_body("5000000"), ProviderUnavailableError),
         (401, "Unauthorized", AuthenticationError),
         (403, {"message": "IP not whitelisted"}, AuthenticationError),
-        (404, "Not Found", ProviderUnavailableError),
+        # Every endpoint exists: a 404 means the base URL is not the API.
+        (404, "Not Found", NotProviderApiError),
     ],
 )
 async def test_answer_shapes_on_read(

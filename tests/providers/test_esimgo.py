@@ -16,6 +16,7 @@ from custom_components.prepaid_sim.providers.base import (
     LineNotFoundError,
     LineStatus,
     Money,
+    NotProviderApiError,
     OrderOutcomeUnknownError,
     OrderRejectedError,
     OrderStatus,
@@ -579,7 +580,8 @@ async def test_refresh_survives_an_unreadable_organisation(emulator: EsimGoEmula
     [
         (401, {"message": "Unauthorized"}, AuthenticationError, "Unauthorized"),
         (403, {"message": "   "}, AuthenticationError, "API key refused"),
-        (404, {}, ProviderUnavailableError, "404: no message"),
+        # No account-wide endpoint answers 404: the base URL is not the API.
+        (404, {}, NotProviderApiError, "not the provider's API"),
         (400, "<html>Bad Request</html>", ProviderUnavailableError, "400: no message"),
         (200, ["not", "an", "object"], ProviderUnavailableError, "unreadable"),
     ],
@@ -591,7 +593,7 @@ async def test_account_read_errors_by_status(
     expected: type[Exception],
     match: str,
 ) -> None:
-    """401 and 403 on an account read are the key; other failures are unavailable."""
+    """401 and 403 on an account read are the key; 404 a wrong address; others unavailable."""
     emulator.reply_next("/organisation", body, status=status)
     async with client(emulator) as provider:
         with pytest.raises(expected, match=match) as err:

@@ -18,6 +18,7 @@ from .base import Provider
 from .demo import DEMO_PROVIDER_KEY, DemoProvider, get_demo_backend
 from .ratelimit import shared_rate_limiter
 from .shared import shared_object
+from .urls import check_base_url
 
 # The key under which an optional API base URL is stored with the credentials.
 BASE_URL_KEY = "base_url"
@@ -59,11 +60,15 @@ class ProviderSpec:
 
         ``data`` holds the credentials and base URL; ``lines`` the tracked lines' stored
         definitions, which only providers whose lines are described by hand read.
+        Raises ``BaseUrlError`` (before anything is built) for a base URL no client may use.
         """
         credentials = {
             field.key: data[field.key] for field in self.credential_fields if field.key in data
         }
-        return self.factory(session, credentials, data.get(BASE_URL_KEY), lines or {})
+        base_url: str | None = data.get(BASE_URL_KEY) or None
+        if base_url is not None and self.default_base_url is not None:
+            base_url = check_base_url(base_url)
+        return self.factory(session, credentials, base_url, lines or {})
 
 
 def _build_demo(
@@ -83,7 +88,7 @@ def _build_esimaccess(
     lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build an eSIM Access client; the secret key (HMAC signing) is optional."""
-    base_url = base_url or esimaccess.DEFAULT_BASE_URL
+    base_url = esimaccess.normalize_base_url(base_url or esimaccess.DEFAULT_BASE_URL)
     provider = esimaccess.EsimAccessProvider(
         session,
         credentials["access_code"],
@@ -107,7 +112,7 @@ def _build_esimgo(
     lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build an eSIM Go client."""
-    base_url = base_url or esimgo.DEFAULT_BASE_URL
+    base_url = esimgo.normalize_base_url(base_url or esimgo.DEFAULT_BASE_URL)
     # The 10 requests/s limit is per IP: every client of the host shares one limiter.
     limiter = shared_rate_limiter(
         f"esimgo {base_url}", esimgo.RATE_LIMIT_PER_SECOND, period=esimgo.RATE_WINDOW_SECONDS
@@ -124,7 +129,7 @@ def _build_airalo(
     lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build an Airalo Partner API client (production or sandbox by base URL)."""
-    base_url = base_url or airalo.DEFAULT_BASE_URL
+    base_url = airalo.normalize_base_url(base_url or airalo.DEFAULT_BASE_URL)
     limiter = shared_rate_limiter(
         f"airalo {base_url}", airalo.REQUESTS_PER_SECOND, period=airalo.RATE_WINDOW_SECONDS
     )
@@ -147,7 +152,7 @@ def _build_onence(
     lines: Mapping[str, Mapping[str, Any]],
 ) -> Provider:
     """Build a 1NCE Management API client."""
-    base_url = base_url or onence.DEFAULT_BASE_URL
+    base_url = onence.normalize_base_url(base_url or onence.DEFAULT_BASE_URL)
     # 10 requests/s per customer on /sims: every client of the customer shares it.
     limiter = shared_rate_limiter(
         f"onence {base_url} {credentials['client_id']}",

@@ -59,6 +59,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -69,9 +70,12 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    line_ref,
     pick_refresh_error as _pick_error,
+    redact_identifiers,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     JsonReply,
     MalformedError as _MalformedError,
     TransportError,
@@ -85,13 +89,16 @@ from .http import (
     safe_decimal as _safe_decimal,
     to_utc,
 )
+from .oauth import BearerToken
 from .ratelimit import RateLimiter
+from .urls import with_api_path
 
 _LOGGER = logging.getLogger(__name__)
 
 AIRALO_PROVIDER_KEY: Final = "airalo"
-PRODUCTION_BASE_URL: Final = "https://partners-api.airalo.com/v2"
-SANDBOX_BASE_URL: Final = "https://sandbox-partners-api.airalo.com/v2"
+API_PATH: Final = "/v2"
+PRODUCTION_BASE_URL: Final = "https://partners-api.airalo.com" + API_PATH
+SANDBOX_BASE_URL: Final = "https://sandbox-partners-api.airalo.com" + API_PATH
 DEFAULT_BASE_URL: Final = PRODUCTION_BASE_URL
 
 # Each line is read at most once per USAGE_READ_INTERVAL anyway; refreshing every 5 minutes
@@ -207,9 +214,12 @@ class AccountState:
         """Start with no readings and a fresh token budget."""
         self.usage: dict[str, _UsageState] = {}
         self.token_limiter = RateLimiter(TOKEN_REQUESTS_PER_MINUTE, period=60.0)
-        self.token: str | None = None
-        self.token_renew_at = 0.0
-        self.token_lock = asyncio.Lock()
+        # The token says it lives a year; it is renewed daily all the same.
+        self.token = BearerToken(
+            default_lifetime=TOKEN_MAX_AGE.total_seconds(),
+            max_lifetime=TOKEN_MAX_AGE.total_seconds(),
+            refresh_margin=TOKEN_REFRESH_MARGIN.total_seconds(),
+        )
 
 
 @dataclass(slots=True)
@@ -274,7 +284,7 @@ def parse_time(value: object) -> datetime | None:
             except ValueError:
                 continue
     if parsed is None:
-        _LOGGER.debug("Airalo sent an unreadable time %r", value)
+        _LOGGER.debug("Airalo sent an unreadable time %s", redact_identifiers(repr(value)))
         return None
     return to_utc(parsed)
 
@@ -465,6 +475,14 @@ def _order_iccids(entry: Mapping[str, object]) -> set[str] | None:
     return found or None
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url``; a bare host (production or sandbox) gets the ``/v2`` path.
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return with_api_path(url, API_PATH)
+
+
 class AiraloProvider(Provider):
     """A client of the Airalo Partner API; a line is an eSIM, keyed by its ICCID."""
 
@@ -495,7 +513,7 @@ class AiraloProvider(Provider):
         self._session = session
         self._client_id = client_id
         self._client_secret = client_secret
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         # A separate connect timeout: only a failed connect proves nothing was sent.
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
         self._clock = clock
@@ -542,39 +560,20 @@ class AiraloProvider(Provider):
             data=data,
             headers=headers,
             client_timeout=self.timeout,
-            # A redirected POST would turn into a GET; treat any 3xx as an answer.
-            allow_redirects=False,
             describe=_DESCRIBE,
         )
         return _Reply(reply.status, reply.headers, json_or_none(reply.body))
 
-    def _token_fresh(self) -> bool:
-        """Return True when the cached token may still be used."""
-        return self._shared.token is not None and self._clock() < self._shared.token_renew_at
-
     async def _access_token(self) -> str:
-        """Return the cached token, fetching one (once, for all callers) when needed."""
-        if self._shared.token is not None and self._token_fresh():
-            return self._shared.token
-        async with self._shared.token_lock:
-            if self._shared.token is not None and self._token_fresh():
-                return self._shared.token
-            return await self._fetch_token()
+        """Return the account's token, fetching one when needed (see ``BearerToken``)."""
+        return await self._shared.token.get(self._fetch_token, self._clock)
 
     async def _renew_token(self, refused: str) -> str:
-        """Replace a token the API refused; callers refused the same token share one renewal."""
-        async with self._shared.token_lock:
-            if (
-                self._shared.token is not None
-                and self._shared.token != refused
-                and self._token_fresh()
-            ):
-                return self._shared.token
-            self._shared.token = None
-            return await self._fetch_token()
+        """Replace a token the API refused."""
+        return await self._shared.token.replace(refused, self._fetch_token, self._clock)
 
-    async def _fetch_token(self) -> str:
-        """Ask ``POST /token`` for a token (call with ``_token_lock`` held)."""
+    async def _fetch_token(self) -> tuple[str, float | None]:
+        """Ask ``POST /token`` for a token; return it and its ``expires_in``."""
         form = {
             "client_id": self._client_id,
             "client_secret": self._client_secret,
@@ -594,19 +593,14 @@ class AiraloProvider(Provider):
             raise AuthenticationError(
                 reply.message or f"Airalo refused the credentials ({reply.status})"
             )
+        if reply.status == 404:
+            raise NotProviderApiError("HTTP 404 for /token")
         payload = _payload(reply) if reply.ok else None
         token = _as_str(payload.get("access_token")) if payload is not None else None
         if payload is None or token is None:
             raise ProviderUnavailableError(f"Airalo token endpoint answered {reply.status}")
         expires_in = _safe_decimal(payload.get("expires_in"))
-        lifetime = TOKEN_MAX_AGE.total_seconds()
-        if expires_in is not None and expires_in > 0:
-            lifetime = min(float(expires_in), lifetime)
-        # Renew a little early, but never so early that a short-lived token is useless.
-        margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), lifetime * 0.1)
-        self._shared.token = token
-        self._shared.token_renew_at = self._clock() + lifetime - margin
-        return token
+        return token, None if expires_in is None else float(expires_in)
 
     async def _call(
         self,
@@ -659,6 +653,9 @@ class AiraloProvider(Provider):
     async def _read_ok(self, path: str, params: Mapping[str, str] | None = None) -> _Reply:
         """GET a JSON answer that must be 2xx."""
         reply = await self._read(path, params)
+        if reply.status == 404:
+            # Account-wide reads only: a 404 there means the base URL is wrong.
+            raise NotProviderApiError(f"HTTP 404 for {path}")
         if not reply.ok or reply.body is None:
             raise ProviderUnavailableError(f"Airalo answered {reply.status} to {path} unreadably")
         return reply
@@ -792,14 +789,18 @@ class AiraloProvider(Provider):
             return _Reading(_Outcome.MISSING)
         payload = _payload(reply) if reply.ok else None
         if payload is None:
-            _LOGGER.warning("Airalo answered %s to the usage of %s", reply.status, iccid)
+            _LOGGER.warning("Airalo answered %s to the usage of %s", reply.status, line_ref(iccid))
             return _Reading(_Outcome.UNREADABLE)
         try:
             line = _line(
                 iccid, self._names.get(iccid) or _line_name(iccid), self._plans.get(iccid), payload
             )
         except _MalformedError as err:
-            _LOGGER.warning("Airalo sent an unreadable usage for %s: %s", iccid, err)
+            _LOGGER.warning(
+                "Airalo sent an unreadable usage for %s: %s",
+                line_ref(iccid),
+                redact_identifiers(str(err)),
+            )
             return _Reading(_Outcome.UNREADABLE)
         if line is None:
             state.recycled = True
@@ -886,6 +887,8 @@ class AiraloProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         if reply.ok:
             data = _payload(reply)

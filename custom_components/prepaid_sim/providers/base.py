@@ -15,7 +15,9 @@ from decimal import Decimal
 from enum import StrEnum
 import hashlib
 from operator import attrgetter
-from typing import Any
+import re
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 
 class LineStatus(StrEnum):
@@ -178,8 +180,34 @@ class Order:
     new_data_total_bytes: int | None = None
 
 
+# A run of ten or more digits (optionally after "+", optionally ending in "F"): a phone
+# number (10-15), an ICCID (19-22, some printed with a trailing F) or an EID (32). Shorter
+# numbers (error codes, amounts, years) are left alone; longer ones are hidden anyway.
+_IDENTIFIER: Final = re.compile(r"(?<!\d)\+?\d{10,}[Ff]?(?!\d)")
+# How much of an identifier is kept: enough to tell lines apart, as their names do.
+_KEPT_CHARS: Final = 4
+
+
+def redact_identifiers(text: str) -> str:
+    """Replace every ICCID, EID and phone number in ``text`` with its last 4 characters.
+
+    ``"SIM 8944500102198304826 refused"`` becomes ``"SIM …4826 refused"``.
+    """
+    return _IDENTIFIER.sub(lambda match: "…" + match.group()[-_KEPT_CHARS:], text)
+
+
 class ProviderError(Exception):
-    """Base of every error a provider raises."""
+    """Base of every error a provider raises; its message never carries an identifier.
+
+    Messages reach logs, repair issues and the UI: ICCIDs, EIDs and phone numbers in them
+    are cut to their last 4 characters (see ``redact_identifiers``).
+    """
+
+    def __init__(self, *args: object) -> None:
+        """Redact every text argument (the message) before keeping it."""
+        super().__init__(
+            *(redact_identifiers(arg) if isinstance(arg, str) else arg for arg in args)
+        )
 
 
 class AuthenticationError(ProviderError):
@@ -190,17 +218,47 @@ class ProviderUnavailableError(ProviderError):
     """The provider could not be reached or answered with something unusable."""
 
 
+# The longest wait a provider's Retry-After (or reset header) may impose, in seconds. A
+# larger one is a provider's bug or a hostile answer; an hour later we simply ask again.
+MAX_RETRY_AFTER: Final = 3600.0
+
+
 class RateLimitedError(ProviderUnavailableError):
     """The provider asked us to slow down."""
 
     def __init__(self, message: str = "rate limited", retry_after: float | None = None) -> None:
-        """Keep how long the provider asked us to wait, in seconds."""
+        """Keep how long to wait, in seconds (at most ``MAX_RETRY_AFTER``)."""
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = None if retry_after is None else min(retry_after, MAX_RETRY_AFTER)
+
+
+class RedirectedError(ProviderError):
+    """The address answered with a redirect, which is never followed.
+
+    A followed redirect would carry the credentials (headers, a signed body) to wherever
+    it points. Not a ``ProviderUnavailableError``: the request did arrive somewhere.
+    """
+
+    def __init__(self, status: int, location: str | None) -> None:
+        """Keep the status and where it pointed; the message names only the host."""
+        host = urlsplit(location).netloc if location else ""
+        where = f" to {host}" if host else ""
+        super().__init__(f"the API address redirects (HTTP {status}){where}; not followed")
+        self.status = status
+        self.location = location
 
 
 class NotProviderApiError(ProviderError):
-    """The address answered, but it is not the provider's API (a wrong path: HTTP 404)."""
+    """The address answered, but it is not the provider's API (a wrong path: HTTP 404).
+
+    Raised for a 404 where the API documents none (its token endpoint, an account-wide
+    read): the server is there, the base URL is wrong. Not a connection problem.
+    """
+
+    def __init__(self, detail: str = "") -> None:
+        """Say so, with what answered (``detail``) when known."""
+        message = "this address is not the provider's API"
+        super().__init__(f"{message} ({detail})" if detail else message)
 
 
 class ResponseTooLargeError(ProviderUnavailableError):
@@ -223,7 +281,7 @@ class OrderRejectedError(ProviderError):
         """Keep the provider's own code and message."""
         super().__init__(f"{code}: {message}")
         self.code = code
-        self.message = message
+        self.message = redact_identifiers(message)
         self.insufficient_funds = insufficient_funds
 
 

@@ -45,6 +45,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -56,6 +57,7 @@ from .base import (
     Snapshot,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     HttpReply,
     TransportError,
     exchange,
@@ -65,6 +67,7 @@ from .http import (
     to_utc,
 )
 from .ratelimit import RateLimiter
+from .urls import check_base_url
 
 DEFAULT_BASE_URL: Final = "https://api.esimaccess.com"
 API_PATH: Final = "/api/v1/open/"
@@ -296,6 +299,17 @@ def _is_auth_failure(envelope: _Envelope) -> bool:
     return envelope.code in _HEADER_CODES and bool(_AUTH_WORDS.search(envelope.message))
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url`` and return the API host it names.
+
+    The docs give the host, their endpoints ``/api/v1/open/...``; users copy either, and
+    every request adds the prefix, so a copied prefix is dropped here.
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return check_base_url(url).removesuffix(API_PATH.rstrip("/"))
+
+
 def _account_id(access_code: str) -> str:
     """Derive a stable, non-reversible account id: the API exposes none [I]."""
     return "esimaccess-" + hashlib.sha256(access_code.encode()).hexdigest()[:16]
@@ -450,7 +464,7 @@ class EsimAccessProvider(Provider):
         self._session = session
         self._access_code = access_code
         self._secret_key = secret_key
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         # A window a little over a second keeps loopback and network jitter from putting
         # nine requests into one of the provider's one-second windows.
         self.rate_limiter = RateLimiter(REQUESTS_PER_SECOND, period=RATE_WINDOW_SECONDS)
@@ -517,6 +531,9 @@ class EsimAccessProvider(Provider):
         except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
         self._check_http(reply)
+        if reply.status == 404:
+            # Every documented endpoint exists: a 404 means the base URL is wrong.
+            raise NotProviderApiError(f"HTTP 404 for {endpoint}")
         if reply.status != 200:
             raise ProviderUnavailableError(f"eSIM Access answered HTTP {reply.status}")
         if (envelope := _parse_envelope(reply.body)) is None:
@@ -791,6 +808,8 @@ class EsimAccessProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         self._check_http(reply)  # 429 / 401 / 403: refused at the door, nothing applied [I]
         if reply.status != 200:

@@ -31,7 +31,7 @@ import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 import hashlib
 import itertools
 import logging
@@ -51,6 +51,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -61,21 +62,30 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    line_ref,
+    pick_refresh_error,
+    redact_identifiers,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
+    MalformedError as _MalformedError,
     TransportError,
     as_str as _as_str,
     describe_for,
     exchange,
     parse_retry_after,
+    safe_decimal as _as_decimal,
     to_utc,
 )
 from .ratelimit import RateLimiter
+from .urls import with_api_path
 
 _LOGGER = logging.getLogger(__name__)
 
 ESIMGO_PROVIDER_KEY: Final = "esimgo"
-DEFAULT_BASE_URL: Final = "https://api.esim-go.com/v2.4"
+# The API version this client speaks; "the API is fixed" per version, so it is pinned.
+API_PATH: Final = "/v2.4"
+DEFAULT_BASE_URL: Final = "https://api.esim-go.com" + API_PATH
 # Every refresh costs 1 + N requests of a 10 req/s budget shared by everything on this IP,
 # and eSIM Go only pushes usage at 1/50/80/100 % steps, so its figures are not live anyway
 # [I]. A quarter hour keeps 100 lines cheap; renewals need hours of warning, not minutes.
@@ -122,10 +132,6 @@ _USED_UP_STATES: Final = frozenset({"depleted", "expired", "lapsed"})
 _AUTH_WORDS: Final = ("api key", "apikey", "api-key", "token", "unauthori", "authenticat")
 _FUNDS_WORDS: Final = ("insufficient", "balance", "funds")
 _DESCRIBE: Final = describe_for("eSIM Go")
-
-
-class _MalformedError(Exception):
-    """A response body that does not have the shape we rely on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,18 +216,6 @@ def _as_int(value: object) -> int | None:
         except (ArithmeticError, ValueError) as err:
             raise _MalformedError(f"expected a number, got {value!r}") from err
     raise _MalformedError(f"expected a number, got {value!r}")
-
-
-def _as_decimal(value: object) -> Decimal | None:
-    """Return a finite Decimal from a JSON number or numeric string, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        # str() first so 4.55 stays 4.55 rather than its binary expansion.
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
 
 
 def _as_bool(value: object) -> bool | None:
@@ -459,6 +453,14 @@ def _order_iccids(entry: Mapping[str, object], item: Mapping[str, object]) -> se
     return found if seen_any else None
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url``; a bare host gets the pinned version path (``/v2.4``).
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return with_api_path(url, API_PATH)
+
+
 class EsimGoProvider(Provider):
     """A client of the eSIM Go API; a line is an eSIM, keyed by its ICCID."""
 
@@ -483,7 +485,7 @@ class EsimGoProvider(Provider):
         """
         self._session = session
         self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._limiter = rate_limiter or RateLimiter(
             RATE_LIMIT_PER_SECOND, period=RATE_WINDOW_SECONDS
@@ -518,8 +520,6 @@ class EsimGoProvider(Provider):
             json_body=body,
             headers={"X-API-Key": self._api_key, "Accept": "application/json"},
             client_timeout=self._timeout,
-            # A redirected POST would turn into a GET; treat any 3xx as an answer.
-            allow_redirects=method == "GET",
             describe=_DESCRIBE,
         )
         self._note_rate_headers(reply.headers)
@@ -582,6 +582,9 @@ class EsimGoProvider(Provider):
     ) -> dict[str, object]:
         """GET a JSON object from an account-wide endpoint; 403 there means a bad key."""
         reply = await self._read(path, params)
+        if reply.status == 404:
+            # No account-wide endpoint is documented to answer 404: the base URL is wrong.
+            raise NotProviderApiError(f"HTTP 404 for {path}")
         if reply.status == 403:
             raise AuthenticationError(reply.message or "API key refused")
         if not reply.ok:
@@ -675,7 +678,11 @@ class EsimGoProvider(Provider):
                 return None
             return _line(iccid, self._names.get(iccid) or _line_name(iccid, None), assignments)
         except _MalformedError as err:
-            _LOGGER.warning("eSIM Go sent an unreadable answer for line %s: %s", iccid, err)
+            _LOGGER.warning(
+                "eSIM Go sent an unreadable answer for line %s: %s",
+                line_ref(iccid),
+                redact_identifiers(str(err)),
+            )
             return err
 
     @override
@@ -825,6 +832,8 @@ class EsimGoProvider(Provider):
         except TransportError as err:
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         if reply.ok:
             data = _as_dict(reply.data)
@@ -1027,8 +1036,12 @@ def _with_assignment(order: Order, assignment: _Assignment) -> Order:
     )
 
 
-def _pick_error(errors: ExceptionGroup[Exception]) -> Exception:
-    """Return the error that should fail a refresh: a bad key first, then any provider error."""
+def _pick_error(errors: ExceptionGroup[Exception]) -> BaseException:
+    """Return the error that should fail a refresh (see ``pick_refresh_error``).
+
+    The TaskGroup's errors may nest; a group with no provider error (a bug) is passed on
+    whole, so no failure hides behind another.
+    """
     flat: list[Exception] = []
     pending: list[Exception] = [errors]
     while pending:
@@ -1037,8 +1050,6 @@ def _pick_error(errors: ExceptionGroup[Exception]) -> Exception:
             pending.extend(error.exceptions)
         else:
             flat.append(error)
-    for kind in (AuthenticationError, RateLimitedError, ProviderError):
-        for error in flat:
-            if isinstance(error, kind):
-                return error
-    return errors
+    if not any(isinstance(error, ProviderError) for error in flat):
+        return errors
+    return pick_refresh_error(flat)

@@ -13,14 +13,26 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 import math
+from typing import Final
 
 import aiohttp
 import orjson
+
+from .base import MAX_RETRY_AFTER, RedirectedError, ResponseTooLargeError, redact_identifiers
+
+# The largest answer read. The biggest documented one (a page of 500 eSIM Access records)
+# is well under 1 MiB; a larger body is not an API answer and would only cost memory.
+MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
+_READ_CHUNK_BYTES: Final = 64 * 1024
 
 # What an exchange raises after the connection was made: the request may have arrived.
 SENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, aiohttp.ClientError, OSError)
 
 type Describe = Callable[[BaseException, bool], str]
+
+# Answers that arrived but cannot be used. For a purchase they leave the outcome unknown:
+# whatever sits at the address may have acted on the order.
+UNUSABLE_ANSWER_ERRORS: tuple[type[Exception], ...] = (RedirectedError, ResponseTooLargeError)
 
 
 class MalformedError(Exception):
@@ -31,8 +43,8 @@ class TransportError(Exception):
     """The HTTP exchange failed; ``sent`` says whether the request may have gone out."""
 
     def __init__(self, message: str, *, sent: bool) -> None:
-        """Keep whether the provider may have received the request."""
-        super().__init__(message)
+        """Keep whether the provider may have received the request (the URL may name a SIM)."""
+        super().__init__(redact_identifiers(message))
         self.sent = sent
 
 
@@ -86,7 +98,6 @@ async def exchange(
     params: Mapping[str, str] | None = None,
     data: bytes | aiohttp.FormData | None = None,
     json_body: object = None,
-    allow_redirects: bool = True,
     raise_for_status: bool | None = None,
     sent_errors: tuple[type[BaseException], ...] = SENT_ERRORS,
 ) -> HttpReply:
@@ -94,7 +105,9 @@ async def exchange(
 
     Raises ``TransportError`` with ``sent=False`` when no connection was made (the request
     cannot have arrived) and ``sent=True`` for a failure in ``sent_errors`` after that.
-    ``raise_for_status=None`` keeps the session's own setting.
+    A redirect is never followed (it would carry the credentials elsewhere): any 3xx
+    raises ``RedirectedError``. A body over ``MAX_RESPONSE_BYTES`` raises
+    ``ResponseTooLargeError``. ``raise_for_status=None`` keeps the session's own setting.
     """
     try:
         async with session.request(
@@ -105,10 +118,12 @@ async def exchange(
             json=json_body,
             headers=headers,
             timeout=client_timeout,
-            allow_redirects=allow_redirects,
+            allow_redirects=False,
             raise_for_status=raise_for_status,
         ) as response:
-            raw = await response.read()
+            if 300 <= response.status < 400:
+                raise RedirectedError(response.status, response.headers.get("Location"))
+            raw = await _read_capped(response)
             # Lower-cased keys: header names are case-insensitive.
             reply_headers = {key.lower(): value for key, value in response.headers.items()}
             return HttpReply(response.status, reply_headers, raw)
@@ -119,10 +134,29 @@ async def exchange(
         raise TransportError(describe(err, True), sent=True) from err
 
 
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """Read the body in chunks; raise ``ResponseTooLargeError`` past ``MAX_RESPONSE_BYTES``.
+
+    A declared length over the cap is refused before reading anything; the count also
+    covers bodies sent without one (chunked) and what a compressed body expands to.
+    """
+    too_large = f"the answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; not read"
+    declared = response.content_length
+    if declared is not None and declared > MAX_RESPONSE_BYTES:
+        raise ResponseTooLargeError(too_large)
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK_BYTES):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise ResponseTooLargeError(too_large)
+    return bytes(body)
+
+
 def parse_retry_after(raw: str | None) -> float | None:
     """Read a ``Retry-After`` value as seconds: a number or an HTTP date; None if unusable.
 
     "inf" or "nan" would hold every request forever, or break the caller's timer: None.
+    Anything longer than ``MAX_RETRY_AFTER`` is cut to it.
     """
     if not raw:
         return None
@@ -132,7 +166,7 @@ def parse_retry_after(raw: str | None) -> float | None:
         pass
     else:
         if math.isfinite(seconds):
-            return max(seconds, 0.0)
+            return min(max(seconds, 0.0), MAX_RETRY_AFTER)
         return None
     try:
         when = parsedate_to_datetime(raw)
@@ -140,7 +174,7 @@ def parse_retry_after(raw: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
 def json_or_none(body: bytes) -> object:

@@ -59,6 +59,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -69,9 +70,12 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    line_ref,
     pick_refresh_error as _pick_error,
+    redact_identifiers,
 )
 from .http import (
+    UNUSABLE_ANSWER_ERRORS,
     JsonReply,
     MalformedError as _MalformedError,
     TransportError,
@@ -84,12 +88,15 @@ from .http import (
     safe_decimal as _safe_decimal,
     to_utc,
 )
+from .oauth import BearerToken
 from .ratelimit import RateLimiter
+from .urls import with_api_path
 
 _LOGGER = logging.getLogger(__name__)
 
 ONENCE_PROVIDER_KEY: Final = "onence"
-DEFAULT_BASE_URL: Final = "https://api.1nce.com/management-api"
+API_PATH: Final = "/management-api"
+DEFAULT_BASE_URL: Final = "https://api.1nce.com" + API_PATH
 # IoT SIMs use little data and 1NCE states no usage freshness; every refresh costs
 # ceil(T / 100) + N requests of the customer's shared 10/s /sims budget. Half an hour is
 # plenty to warn of a quota running out.
@@ -181,7 +188,7 @@ def parse_time(value: object) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        _LOGGER.debug("1NCE sent an unreadable time %r", value)
+        _LOGGER.debug("1NCE sent an unreadable time %s", redact_identifiers(repr(value)))
         return None
     return to_utc(parsed)
 
@@ -214,7 +221,12 @@ def _rows(reply: _Reply) -> list[Mapping[str, object]]:
 
 
 def _listing_rows(reply: _Reply, path: str) -> list[Mapping[str, object]]:
-    """Return a 2xx listing's rows; anything else is ``ProviderUnavailableError``."""
+    """Return a 2xx listing's rows; anything else is ``ProviderUnavailableError``.
+
+    A 404 is ``NotProviderApiError``: the listings always exist, so the base URL is wrong.
+    """
+    if reply.status == 404:
+        raise NotProviderApiError(f"HTTP 404 for {path}")
     if not reply.ok:
         raise ProviderUnavailableError(f"1NCE answered {reply.status} to {path}")
     try:
@@ -337,6 +349,14 @@ def _newest_first(dates: Sequence[datetime]) -> bool:
     return all(a >= b for a, b in itertools.pairwise(dates))
 
 
+def normalize_base_url(url: str) -> str:
+    """Check ``url``; a bare host gets the ``/management-api`` path.
+
+    Raises ``BaseUrlError`` for a URL no client may use.
+    """
+    return with_api_path(url, API_PATH)
+
+
 class OnenceProvider(Provider):
     """A client of the 1NCE Management API; a line is a SIM, keyed by its ICCID."""
 
@@ -373,7 +393,7 @@ class OnenceProvider(Provider):
         self._session = session
         self._client_id = client_id
         self._client_secret = client_secret
-        self._base_url = base_url.rstrip("/")
+        self._base_url = normalize_base_url(base_url)
         self._topup = Package(
             package_id=TOPUP_PACKAGE_ID,
             name=f"1NCE top-up {topup_volume_mb} MB",
@@ -390,9 +410,10 @@ class OnenceProvider(Provider):
             SIMS_REQUESTS_PER_SECOND, period=SIMS_WINDOW_SECONDS
         )
         self._orders_limiter = RateLimiter(ORDERS_REQUESTS_PER_WINDOW, period=ORDERS_WINDOW_SECONDS)
-        self._token: str | None = None
-        self._token_renew_at = 0.0
-        self._token_lock = asyncio.Lock()
+        self._token = BearerToken(
+            default_lifetime=DEFAULT_TOKEN_LIFETIME.total_seconds(),
+            refresh_margin=TOKEN_REFRESH_MARGIN.total_seconds(),
+        )
         # Order numbers already matched to one of our references, so that two lost
         # answers never claim the same order.
         self._claimed: dict[str, str] = {}
@@ -424,35 +445,20 @@ class OnenceProvider(Provider):
             json_body=body,
             headers={"Accept": "application/json", **headers},
             client_timeout=self.timeout,
-            # A redirected POST would turn into a GET; treat any 3xx as an answer.
-            allow_redirects=False,
             describe=_DESCRIBE,
         )
         return _Reply(reply.status, reply.headers, json_or_none(reply.body))
 
-    def _token_fresh(self) -> bool:
-        """Return True when the cached token may still be used."""
-        return self._token is not None and self._clock() < self._token_renew_at
-
     async def _access_token(self) -> str:
-        """Return the cached token, fetching one (once, for all callers) when needed."""
-        if self._token is not None and self._token_fresh():
-            return self._token
-        async with self._token_lock:
-            if self._token is not None and self._token_fresh():
-                return self._token
-            return await self._fetch_token()
+        """Return the cached token, fetching one when needed (see ``BearerToken``)."""
+        return await self._token.get(self._fetch_token, self._clock)
 
     async def _renew_token(self, refused: str) -> str:
-        """Replace a token the API refused; callers refused the same token share one renewal."""
-        async with self._token_lock:
-            if self._token is not None and self._token != refused and self._token_fresh():
-                return self._token
-            self._token = None
-            return await self._fetch_token()
+        """Replace a token the API refused."""
+        return await self._token.replace(refused, self._fetch_token, self._clock)
 
-    async def _fetch_token(self) -> str:
-        """Ask ``POST /oauth/token`` with Basic auth (call with ``_token_lock`` held)."""
+    async def _fetch_token(self) -> tuple[str, float | None]:
+        """Ask ``POST /oauth/token`` with Basic auth; return the token and its ``expires_in``."""
         pair = f"{self._client_id}:{self._client_secret}".encode()
         basic = base64.b64encode(pair).decode("ascii")
         try:
@@ -475,20 +481,15 @@ class OnenceProvider(Provider):
             raise AuthenticationError(
                 reply.message or f"1NCE refused the credentials ({reply.status})"
             )
+        if reply.status == 404:
+            raise NotProviderApiError("HTTP 404 for /oauth/token")
         token = _as_str(body.get("access_token")) if body is not None and reply.ok else None
         if body is None or token is None:
             raise ProviderUnavailableError(
                 f"1NCE token endpoint answered {reply.status}: {reply.message or 'unreadably'}"
             )
-        lifetime = DEFAULT_TOKEN_LIFETIME.total_seconds()
         expires_in = _safe_decimal(body.get("expires_in"))
-        if expires_in is not None and expires_in > 0:
-            lifetime = float(expires_in)
-        # Renew a little early, but never so early that a short-lived token is useless.
-        margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), lifetime * 0.1)
-        self._token = token
-        self._token_renew_at = self._clock() + lifetime - margin
-        return token
+        return token, None if expires_in is None else float(expires_in)
 
     async def _call(
         self,
@@ -606,7 +607,11 @@ class OnenceProvider(Provider):
                 return _expired_line(iccid, record)
             return _line(iccid, record, quota)
         except _MalformedError as err:
-            _LOGGER.warning("1NCE sent an unreadable quota for SIM %s: %s", iccid, err)
+            _LOGGER.warning(
+                "1NCE sent an unreadable quota for SIM %s: %s",
+                line_ref(iccid),
+                redact_identifiers(str(err)),
+            )
             return err
 
     # --- account and lines -------------------------------------------------------------------
@@ -697,6 +702,8 @@ class OnenceProvider(Provider):
             if not err.sent:
                 raise ProviderUnavailableError(str(err)) from err
             raise OrderOutcomeUnknownError(reference, str(err)) from err
+        except UNUSABLE_ANSWER_ERRORS as err:
+            raise OrderOutcomeUnknownError(reference, str(err)) from err
         if not reply.ok:
             raise self._purchase_error(reply, reference)
         # 201 + Location: the top-up is placed; whatever follows must not undo that.
@@ -744,7 +751,7 @@ class OnenceProvider(Provider):
         try:
             reply = await self._read(f"/v1/orders/{quote(number, safe='')}")
         except ProviderError as err:
-            _LOGGER.debug("1NCE order %s cannot be read yet: %s", number, err)
+            _LOGGER.debug("1NCE order %s cannot be read yet: %s", redact_identifiers(number), err)
             return None
         return reply.body if reply.ok else None
 
@@ -753,7 +760,9 @@ class OnenceProvider(Provider):
         try:
             return await self.async_find_order(line_id, reference, sent_at)
         except ProviderError as err:
-            _LOGGER.debug("1NCE order of %s cannot be looked up yet: %s", reference, err)
+            _LOGGER.debug(
+                "1NCE order of %s cannot be looked up yet: %s", redact_identifiers(reference), err
+            )
             return None
 
     def _order(

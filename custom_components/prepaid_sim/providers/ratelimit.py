@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 import time
 
-from .base import RateLimitedError
+from .base import MAX_RETRY_AFTER, RateLimitedError
 from .shared import shared_object
 
 # Inside ``fail_fast``: the longest a request may wait for the limiter, in seconds.
@@ -19,8 +19,9 @@ _max_wait: ContextVar[float | None] = ContextVar("prepaid_sim_max_wait", default
 def fail_fast(max_wait: float = 5.0) -> Iterator[None]:
     """Make requests in this context refuse a long wait instead of sleeping it out.
 
-    For calls a person waits on (a renewal, a package list, the config flow): a limiter
-    held for longer than ``max_wait`` raises ``RateLimitedError`` with the time left.
+    For calls a person waits on (a renewal, a package list, the config flow): any wait on
+    a limiter (a provider's Retry-After, a full window, another request holding the
+    limiter) longer than ``max_wait`` raises ``RateLimitedError`` with the time left.
     """
     token = _max_wait.set(max_wait)
     try:
@@ -45,29 +46,52 @@ class RateLimiter:
         self._blocked_until = 0.0
 
     def block_for(self, seconds: float) -> None:
-        """Hold every request for ``seconds`` (after a 429 with Retry-After)."""
+        """Hold every request for ``seconds`` (after a 429), at most ``MAX_RETRY_AFTER``."""
+        seconds = min(max(seconds, 0.0), MAX_RETRY_AFTER)
         self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+    def _wait(self, now: float) -> float:
+        """Return how long until one more request may start (0: now)."""
+        if now < self._blocked_until:
+            return self._blocked_until - now
+        self._starts = [t for t in self._starts if now - t < self._period]
+        if len(self._starts) < self._capacity:
+            return 0.0
+        return self._period - (now - self._starts[0])
 
     async def acquire(self) -> None:
         """Wait until one more request may start (see ``fail_fast`` for a bounded wait)."""
         max_wait = _max_wait.get()
-        now = time.monotonic()
-        if max_wait is not None and self._blocked_until - now > max_wait:
-            raise RateLimitedError("rate limited", retry_after=self._blocked_until - now)
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if now < self._blocked_until:
-                    wait = self._blocked_until - now
-                    if max_wait is not None and wait > max_wait:
-                        raise RateLimitedError("rate limited", retry_after=wait)
-                    await asyncio.sleep(wait)
-                    continue
-                self._starts = [t for t in self._starts if now - t < self._period]
-                if len(self._starts) < self._capacity:
-                    self._starts.append(now)
-                    return
-                await asyncio.sleep(self._period - (now - self._starts[0]))
+        if max_wait is None:
+            async with self._lock:
+                await self._wait_turn(None)
+            return
+        deadline = time.monotonic() + max_wait
+        # Refuse at once what is already known to be too long, without queueing.
+        if (wait := self._blocked_until - time.monotonic()) > max_wait:
+            raise RateLimitedError("rate limited", retry_after=wait)
+        try:
+            async with asyncio.timeout(max_wait):
+                await self._lock.acquire()
+        except TimeoutError:
+            # Someone ahead of us holds the limiter for longer than we may wait.
+            wait = self._wait(time.monotonic())
+            raise RateLimitedError("rate limited", retry_after=wait or max_wait) from None
+        try:
+            await self._wait_turn(deadline)
+        finally:
+            self._lock.release()
+
+    async def _wait_turn(self, deadline: float | None) -> None:
+        """Sleep until a request may start and record it (call with the lock held)."""
+        while True:
+            now = time.monotonic()
+            if (wait := self._wait(now)) <= 0:
+                self._starts.append(now)
+                return
+            if deadline is not None and now + wait > deadline:
+                raise RateLimitedError("rate limited", retry_after=wait)
+            await asyncio.sleep(wait)
 
 
 def shared_rate_limiter(key: str, rate: float, *, period: float = 1.0) -> RateLimiter:
