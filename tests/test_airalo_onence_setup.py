@@ -133,9 +133,10 @@ async def test_airalo_lines(
     await hass.async_block_till_done()
     assert _state(hass, entry, AIRALO_RECYCLED, "status") == STATE_UNAVAILABLE
     assert _state(hass, entry, AIRALO_LINE, "status") == "active"
-    assert issue_registry.async_get_issue(
-        DOMAIN, f"line_missing_{entry.entry_id}_{AIRALO_RECYCLED}"
+    subentry_id = next(
+        sid for sid, sub in entry.subentries.items() if sub.unique_id == AIRALO_RECYCLED
     )
+    assert issue_registry.async_get_issue(DOMAIN, f"{entry.entry_id}_line_missing_{subentry_id}")
 
 
 async def test_airalo_token_and_renewal(

@@ -229,7 +229,12 @@ async def test_line_settings(hass: HomeAssistant, init_integration: MockConfigEn
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], settings)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert init_integration.subentries[subentry_id].data == {CONF_LINE_ID: "us-travel", **settings}
+    # The optional voice switch is saved with its default when the form leaves it alone.
+    assert init_integration.subentries[subentry_id].data == {
+        CONF_LINE_ID: "us-travel",
+        **settings,
+        "voice_without_user": False,
+    }
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
     select = hass.states.get("select.us_travel_renewal_package")

@@ -107,7 +107,11 @@ async def test_missing_line_repair_removes_it(
     freezer.tick(timedelta(minutes=1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    issue_id = f"line_missing_{init_integration.entry_id}_camera-iot"
+    subentry_id = next(
+        sid for sid, sub in init_integration.subentries.items() if sub.unique_id == "camera-iot"
+    )
+    # Named by the line's subentry, never by its line id (which may be an ICCID).
+    issue_id = f"{init_integration.entry_id}_line_missing_{subentry_id}"
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable
