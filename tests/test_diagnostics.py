@@ -122,7 +122,14 @@ async def test_airalo_diagnostics_hide_iccids(
         hass, "airalo", airalo.base_url, AIRALO_CREDENTIALS, AIRALO_LINE
     )
     await add_line(hass, entry, AIRALO_SECOND)
-    await renew_line(hass, entry, AIRALO_LINE, package="change-7days-1gb-topup")
+    # An automation that names its request after the ICCID: scrubbed wherever it shows.
+    await renew_line(
+        hass,
+        entry,
+        AIRALO_LINE,
+        package="change-7days-1gb-topup",
+        request_id=f"topup-{AIRALO_LINE}",
+    )
     await hass.async_block_till_done(wait_background_tasks=True)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
@@ -141,6 +148,8 @@ async def test_airalo_diagnostics_hide_iccids(
             assert secret not in text
     assert diagnostics["entry"]["data"]["base_url"] == REDACTED
     assert set(diagnostics["snapshot"]["lines"]) == {line_ref(AIRALO_LINE), line_ref(AIRALO_SECOND)}
-    assert [receipt["line"] for receipt in diagnostics["renewals"]] == [line_ref(AIRALO_LINE)]
+    (receipt,) = diagnostics["renewals"]
+    assert receipt["line"] == line_ref(AIRALO_LINE)
+    assert receipt["request_id"] == f"topup-{line_ref(AIRALO_LINE)}"
     assert diagnostics == snapshot(name="account", exclude=VOLATILE)
     assert line == snapshot(name="line", exclude=VOLATILE)

@@ -10,7 +10,12 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigEntryState,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
@@ -134,3 +139,27 @@ async def test_line_taken_while_the_form_was_open(
         flow_c["flow_id"], {CONF_LINE_ID: THIRD}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reconfigure_onto_the_key_of_another_entry(
+    hass: HomeAssistant, emulator: EsimAccessEmulator
+) -> None:
+    """A key that another entry already uses is refused: two entries, one unique id, no."""
+    first = await add_esimaccess_account(hass, emulator)
+    result = await start_account_flow(hass, "esimaccess", _credentials(emulator, CODE_B))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_LINE_ID: SECOND}
+    )
+    second = result["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": first.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _credentials(emulator, CODE_B)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert first.data["access_code"] == DEFAULT_ACCESS_CODE
+    assert first.unique_id != second.unique_id
