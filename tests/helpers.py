@@ -281,3 +281,37 @@ def subentry_of(entry: ConfigEntry, line_id: str) -> str:
 def line_issue(entry: ConfigEntry, kind: str, line_id: str) -> str:
     """Return the id of a line's repair issue (named by its subentry, never its line id)."""
     return f"{entry.entry_id}_{kind}_{subentry_of(entry, line_id)}"
+
+
+async def start_account_flow(
+    hass: HomeAssistant, provider: str, credentials: dict[str, Any]
+) -> dict[str, Any]:
+    """Open the account flow, choose ``provider`` and submit ``credentials``; return the
+    step that follows (the line picker, a form error or an abort)."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PROVIDER: provider}
+    )
+    return dict(await hass.config_entries.flow.async_configure(result["flow_id"], credentials))
+
+
+def line_options(result: dict[str, Any]) -> list[str]:
+    """Return the line ids a line picker (account or "Add line" flow) offers."""
+    options = result["data_schema"].schema[CONF_LINE_ID].config["options"]
+    return [option["value"] for option in options]
+
+
+def registry_view(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, str]:
+    """Map each entity id of an account to its device id (what must survive a new key)."""
+    return {
+        entity.entity_id: entity.device_id or ""
+        for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    }
+
+
+def device_ids(hass: HomeAssistant, entry: ConfigEntry) -> set[str]:
+    """Return the ids of every device of an account."""
+    return {
+        device.id
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    }

@@ -65,7 +65,11 @@ async def test_user_flow_creates_account_with_first_line(hass: HomeAssistant) ->
 
 @pytest.mark.parametrize(
     ("switch", "reason"),
-    [("unavailable", "cannot_connect"), ("auth_invalid", "invalid_auth")],
+    [
+        ("unavailable", "cannot_connect"),
+        ("auth_invalid", "invalid_auth"),
+        ("not_provider_api", "not_provider_api"),
+    ],
 )
 async def test_user_flow_provider_errors(
     hass: HomeAssistant, demo_backend: DemoBackend, switch: str, reason: str
@@ -77,12 +81,30 @@ async def test_user_flow_provider_errors(
     assert result["reason"] == reason
 
 
-async def test_user_flow_unexpected_error(hass: HomeAssistant, demo_backend: DemoBackend) -> None:
+@pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
+async def test_user_flow_rate_limited_says_until_when(
+    hass: HomeAssistant, demo_backend: DemoBackend
+) -> None:
+    """A provider that asks to slow down: the message says when to try again."""
+    await hass.config.async_set_time_zone("UTC")
+    demo_backend.rate_limited_for = 90
+    result = await _start_demo_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "rate_limited"
+    assert result["description_placeholders"] == {"time": "12:01"}
+
+
+async def test_user_flow_unexpected_error(
+    hass: HomeAssistant, demo_backend: DemoBackend, caplog: pytest.LogCaptureFixture
+) -> None:
     """An unexpected failure is reported as unknown, not a stack trace in the UI."""
     demo_backend.garbled = True
     result = await _start_demo_flow(hass)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "unknown"
+    # The log keeps the whole story.
+    assert "Unexpected error while opening the account" in caplog.text
+    assert "demo answer switched to garbled" in caplog.text
 
 
 async def test_user_flow_no_lines(hass: HomeAssistant, demo_backend: DemoBackend) -> None:
@@ -229,7 +251,12 @@ async def test_line_settings(hass: HomeAssistant, init_integration: MockConfigEn
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], settings)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert init_integration.subentries[subentry_id].data == {CONF_LINE_ID: "us-travel", **settings}
+    # The optional voice switch is saved with its default when the form leaves it alone.
+    assert init_integration.subentries[subentry_id].data == {
+        CONF_LINE_ID: "us-travel",
+        **settings,
+        "voice_without_user": False,
+    }
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
     select = hass.states.get("select.us_travel_renewal_package")

@@ -19,6 +19,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.const import DOMAIN
+from custom_components.prepaid_sim.providers.base import line_ref
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
 from .helpers import line_issue
@@ -138,10 +139,12 @@ async def test_diagnostics_redact_secrets(
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     text = str(diagnostics)
     assert diagnostics["provider"] == "demo"
-    assert set(diagnostics["snapshot"]["lines"]) == {"us-travel", "camera-iot", "europe-esim"}
-    line = diagnostics["snapshot"]["lines"]["us-travel"]
+    lines = ("us-travel", "camera-iot", "europe-esim")
+    # Lines are named by ref, never by their line id (for several providers, the ICCID).
+    assert set(diagnostics["snapshot"]["lines"]) == {line_ref(line_id) for line_id in lines}
+    line = diagnostics["snapshot"]["lines"][line_ref("us-travel")]
     assert line["iccid"] == "**REDACTED**"
     assert line["phone_number"] == "**REDACTED**"
     assert line["data_total_bytes"] == 10 * 1024**3
-    for secret in ("8901260000000000011", "+15550100001"):
+    for secret in ("8901260000000000011", "+15550100001", *lines):
         assert secret not in text

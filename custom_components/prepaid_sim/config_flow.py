@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
+from datetime import timedelta
 import re
 from typing import Any, override
 import uuid
@@ -10,6 +12,7 @@ import uuid
 import probatio
 
 from homeassistant.config_entries import (
+    SOURCE_REAUTH,
     ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
@@ -17,7 +20,8 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -35,9 +39,27 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN, LOGGER, SUBENTRY_TYPE_LINE
+from .const import (
+    CONF_BASE_URL,
+    CONF_LINE_ID,
+    CONF_PROVIDER,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_TYPE_LINE,
+    line_device_identifier,
+)
+from .errors import DEFAULT_WAIT
 from .providers import PROVIDERS, ProviderSpec, manual
-from .providers.base import Account, AuthenticationError, LineSummary, Package, ProviderError
+from .providers.base import (
+    Account,
+    AuthenticationError,
+    LineSummary,
+    NotProviderApiError,
+    Package,
+    ProviderError,
+    RateLimitedError,
+)
+from .records import line_key
 from .runtime import PrepaidSimConfigEntry, tracked_line_ids
 from .settings import (
     CONF_AUTO_RENEW,
@@ -144,22 +166,59 @@ def _credentials_schema(spec: ProviderSpec, defaults: Mapping[str, Any]) -> prob
     return probatio.Schema(fields)
 
 
-async def _async_check(
-    flow: ConfigFlow, spec: ProviderSpec, data: Mapping[str, Any]
-) -> tuple[Account | None, list[LineSummary], dict[str, str]]:
-    """Open the account with ``data``; return it, its lines and any form errors."""
-    provider = spec.create(async_get_clientsession(flow.hass), data)
+@dataclasses.dataclass(slots=True)
+class _Check:
+    """What opening an account with a set of credentials found."""
+
+    account: Account | None = None
+    lines: list[LineSummary] = dataclasses.field(default_factory=list)
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Placeholders the errors' messages need (the time a rate limit ends).
+    placeholders: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+async def _async_check(hass: HomeAssistant, spec: ProviderSpec, data: Mapping[str, Any]) -> _Check:
+    """Open the account with ``data``; return it and its lines, or the form errors.
+
+    The client is built inside the guard too: an address it cannot use is an error on
+    the form, not a failed flow.
+    """
     try:
+        provider = spec.create(async_get_clientsession(hass), data)
         account = await provider.async_get_account()
         lines = await provider.async_list_lines()
     except AuthenticationError:
-        return None, [], {"base": "invalid_auth"}
+        return _Check(errors={"base": "invalid_auth"})
+    except NotProviderApiError:
+        return _Check(errors={"base": "not_provider_api"})
+    except RateLimitedError as err:
+        wait = timedelta(seconds=err.retry_after) if err.retry_after else DEFAULT_WAIT
+        until = dt_util.as_local(dt_util.utcnow() + wait)
+        return _Check(
+            errors={"base": "rate_limited"}, placeholders={"time": until.strftime("%H:%M")}
+        )
     except ProviderError:
-        return None, [], {"base": "cannot_connect"}
+        return _Check(errors={"base": "cannot_connect"})
     except Exception:  # noqa: BLE001 - shown to the user as "unknown", logged in full
         LOGGER.exception("Unexpected error while opening the account")
-        return None, [], {"base": "unknown"}
-    return account, lines, {}
+        return _Check(errors={"base": "unknown"})
+    return _Check(account=account, lines=lines)
+
+
+def _tracked_elsewhere(
+    hass: HomeAssistant, provider_key: str, entry_id: str | None = None
+) -> dict[str, ConfigEntry]:
+    """Return the provider lines (by ``line_key``) other entries track, with the entry.
+
+    Every entry counts, loaded or not (failed, disabled): a line tracked twice would be
+    polled, alerted on and renewed from two accounts.
+    """
+    return {
+        line_key(provider_key, line_id): other
+        for other in hass.config_entries.async_entries(DOMAIN)
+        if other.entry_id != entry_id and other.data.get(CONF_PROVIDER) == provider_key
+        for line_id in tracked_line_ids(other)
+    }
 
 
 class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -211,49 +270,78 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._spec is not None
         spec = self._spec
         needs_input = bool(spec.credential_fields) or spec.default_base_url is not None
-        errors: dict[str, str] = {}
+        check = _Check()
         if user_input is not None or not needs_input:
             data = {**self._data, **(user_input or {})}
-            account, lines, errors = await _async_check(self, spec, data)
-            if account is not None:
+            check = await _async_check(self.hass, spec, data)
+            if (account := check.account) is not None:
                 await self.async_set_unique_id(f"{spec.key}_{account.account_id}")
                 self._abort_if_unique_id_configured()
                 self._data, self._account = data, account
                 if spec.lines_by_hand:
                     return await self.async_step_manual_line()
-                if not lines:
+                if not check.lines:
                     return self.async_abort(reason="no_lines")
-                self._data, self._account, self._lines = data, account, lines
+                self._lines = check.lines
                 return await self.async_step_line()
             if not needs_input:
-                return self.async_abort(reason=errors["base"])
+                return self.async_abort(
+                    reason=check.errors["base"], description_placeholders=check.placeholders
+                )
         return self.async_show_form(
             step_id="credentials",
             data_schema=self.add_suggested_values_to_schema(
                 _credentials_schema(spec, {}), user_input
             ),
-            errors=errors,
-            description_placeholders={"provider": spec.name},
+            errors=check.errors,
+            description_placeholders={"provider": spec.name, **check.placeholders},
         )
 
     async def async_step_line(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Pick the first line to track; create the account with it."""
+        """Pick the first line to track; create the account with it.
+
+        Lines another entry of the provider already tracks (the same account added with
+        another key, say) are not offered; an account whose every line is tracked
+        elsewhere is not added again.
+        """
         assert self._account is not None
+        assert self._spec is not None
+        elsewhere = _tracked_elsewhere(self.hass, self._spec.key)
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
-            line = next(line for line in self._lines if line.line_id == user_input[CONF_LINE_ID])
-            return self.async_create_entry(
-                title=self._account.name,
-                data=self._data,
-                subentries=[
-                    {
-                        "subentry_type": SUBENTRY_TYPE_LINE,
-                        "data": {CONF_LINE_ID: line.line_id},
-                        "title": line.name,
-                        "unique_id": line.line_id,
-                    }
-                ],
+            line_id = user_input[CONF_LINE_ID]
+            if (other := elsewhere.get(line_key(self._spec.key, line_id))) is None:
+                line = next(line for line in self._lines if line.line_id == line_id)
+                return self.async_create_entry(
+                    title=self._account.name,
+                    data=self._data,
+                    subentries=[
+                        {
+                            "subentry_type": SUBENTRY_TYPE_LINE,
+                            "data": {CONF_LINE_ID: line.line_id},
+                            "title": line.name,
+                            "unique_id": line.line_id,
+                        }
+                    ],
+                )
+            # Taken by another entry since the form was shown.
+            errors["base"] = "tracked_elsewhere"
+            placeholders["entry"] = other.title
+        free = [
+            line for line in self._lines if line_key(self._spec.key, line.line_id) not in elsewhere
+        ]
+        if not free:
+            other = elsewhere[line_key(self._spec.key, self._lines[0].line_id)]
+            return self.async_abort(
+                reason="account_in_other_entry", description_placeholders={"entry": other.title}
             )
-        return self.async_show_form(step_id="line", data_schema=_line_schema(self._lines))
+        return self.async_show_form(
+            step_id="line",
+            data_schema=_line_schema(free),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
     async def async_step_manual_line(
         self, user_input: dict[str, Any] | None = None
@@ -303,26 +391,16 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def _async_update_credentials(
-        self, entry: ConfigEntry, step_id: str, user_input: dict[str, Any] | None
+        self, entry: PrepaidSimConfigEntry, step_id: str, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
-        """Check new credentials against the same account, then save them."""
+        """Check new credentials against the same account, save them, read the lines."""
         spec = PROVIDERS[entry.data[CONF_PROVIDER]]
-        errors: dict[str, str] = {}
+        check = _Check()
         if user_input is not None:
             data = {**entry.data, **user_input}
-            account, lines, errors = await _async_check(self, spec, data)
-            if account is not None:
-                # Same account: the same id, or (for providers whose id derives from the
-                # key, so a new key means a new id) every tracked line is on it.
-                same_id = f"{spec.key}_{account.account_id}" == entry.unique_id
-                line_ids = {line.line_id for line in lines}
-                if not same_id and not set(tracked_line_ids(entry)) <= line_ids:
-                    return self.async_abort(reason="wrong_account")
-                # A loaded entry reloads through its update listener; one whose setup
-                # failed has no listener left and must be reloaded here.
-                if entry.state is ConfigEntryState.LOADED:
-                    return self.async_update_and_abort(entry, data=data)
-                return self.async_update_reload_and_abort(entry, data=data)
+            check = await _async_check(self.hass, spec, data)
+            if (account := check.account) is not None:
+                return await self._async_save_credentials(entry, spec, data, account, check.lines)
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
@@ -331,9 +409,86 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
                 if user_input is None
                 else user_input,
             ),
-            errors=errors,
-            description_placeholders={"provider": spec.name, "account": entry.title},
+            errors=check.errors,
+            description_placeholders={
+                "provider": spec.name,
+                "account": entry.title,
+                **check.placeholders,
+            },
         )
+
+    async def _async_save_credentials(
+        self,
+        entry: PrepaidSimConfigEntry,
+        spec: ProviderSpec,
+        data: dict[str, Any],
+        account: Account,
+        lines: list[LineSummary],
+    ) -> ConfigFlowResult:
+        """Save credentials that opened ``account``; have the lines read again at once.
+
+        The account must be the same one: the same unique id, or (for providers whose id
+        derives from the key, so that a new key means a new id) every tracked line on it.
+        Its unique id then follows the key, and its devices and entities follow the id.
+        """
+        unique_id = f"{spec.key}_{account.account_id}"
+        if unique_id != entry.unique_id:
+            if not set(tracked_line_ids(entry)) <= {line.line_id for line in lines}:
+                return self.async_abort(reason="wrong_account")
+            if any(
+                other.unique_id == unique_id
+                for other in self.hass.config_entries.async_entries(DOMAIN)
+                if other.entry_id != entry.entry_id
+            ):
+                return self.async_abort(reason="already_configured")
+            _async_move_registry_ids(self.hass, entry, unique_id)
+        changed = data != dict(entry.data) or unique_id != entry.unique_id
+        if entry.state is not ConfigEntryState.LOADED:
+            # Setup failed (or never ran): no update listener is left to reload it.
+            return self.async_update_reload_and_abort(entry, unique_id=unique_id, data=data)
+        if data != dict(entry.data):
+            # The update listener reloads the account with the new credentials.
+            return self.async_update_and_abort(entry, unique_id=unique_id, data=data)
+        if changed:
+            # Only the id moved: reload so the entities are built under it.
+            self.hass.config_entries.async_update_entry(entry, unique_id=unique_id)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        else:
+            # Unchanged credentials that work again (restored at the provider): polling
+            # stopped when they were refused, so read the lines now, not at the next
+            # restart.
+            await entry.runtime_data.coordinator.async_request_refresh()
+        return self.async_abort(
+            reason="reauth_successful" if self.source == SOURCE_REAUTH else "reconfigure_successful"
+        )
+
+
+@callback
+def _async_move_registry_ids(hass: HomeAssistant, entry: ConfigEntry, unique_id: str) -> None:
+    """Move the account's device identifiers and entity unique ids to a new unique id.
+
+    Both are built from the account's unique id (``line_device_identifier``); moving them
+    keeps every device, entity id, name and setting the user gave them.
+    """
+    old = entry.unique_id
+    device_registry = dr.async_get(hass)
+    for line_id in tracked_line_ids(entry):
+        device = device_registry.async_get_device_by_identifier(
+            (DOMAIN, line_device_identifier(old, line_id)), entry.entry_id
+        )
+        if device is not None:
+            device_registry.async_update_device(
+                device.id,
+                new_identifiers={(DOMAIN, line_device_identifier(unique_id, line_id))},
+            )
+    entity_registry = er.async_get(hass)
+    prefix = f"{old}_"
+    for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id):
+        if entity.unique_id.startswith(prefix):
+            entity_registry.async_update_entity(
+                entity.entity_id,
+                new_unique_id=f"{unique_id}_{entity.unique_id.removeprefix(prefix)}",
+            )
 
 
 class LineSubentryFlowHandler(ConfigSubentryFlow):
@@ -344,17 +499,24 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         self._lines: list[LineSummary] = []
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Pick a line of the account that is not tracked yet."""
+        """Pick a line of the account that no entry tracks yet."""
         entry: PrepaidSimConfigEntry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="entry_not_loaded")
-        if PROVIDERS[entry.data[CONF_PROVIDER]].lines_by_hand:
+        provider_key = entry.data[CONF_PROVIDER]
+        if PROVIDERS[provider_key].lines_by_hand:
             return await self.async_step_manual()
         tracked = tracked_line_ids(entry)
+        elsewhere = _tracked_elsewhere(self.hass, provider_key, entry.entry_id)
         if user_input is not None:
             line_id = user_input[CONF_LINE_ID]
             if line_id in tracked:
                 return self.async_abort(reason="already_configured")
+            if (other := elsewhere.get(line_key(provider_key, line_id))) is not None:
+                # Another entry took it since the form was shown.
+                return self.async_abort(
+                    reason="tracked_elsewhere", description_placeholders={"entry": other.title}
+                )
             line = next(line for line in self._lines if line.line_id == line_id)
             return self.async_create_entry(
                 title=line.name, data={CONF_LINE_ID: line_id}, unique_id=line_id
@@ -363,8 +525,17 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
             lines = await entry.runtime_data.provider.async_list_lines()
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
-        self._lines = [line for line in lines if line.line_id not in tracked]
+        untracked = [line for line in lines if line.line_id not in tracked]
+        self._lines = [
+            line for line in untracked if line_key(provider_key, line.line_id) not in elsewhere
+        ]
         if not self._lines:
+            if untracked:
+                other = elsewhere[line_key(provider_key, untracked[0].line_id)]
+                return self.async_abort(
+                    reason="all_lines_tracked_elsewhere",
+                    description_placeholders={"entry": other.title},
+                )
             return self.async_abort(reason="all_lines_configured")
         return self.async_show_form(step_id="user", data_schema=_line_schema(self._lines))
 

@@ -26,6 +26,7 @@ from .base import (
     LineStatus,
     LineSummary,
     Money,
+    NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -261,6 +262,8 @@ class DemoBackend:
     purchase_gate: asyncio.Event | None = None
     # Answers a client does not expect: surfaces as an unexpected (non-provider) error.
     garbled: bool = False
+    # The address answers, but not as the provider's API (a wrong base URL: HTTP 404).
+    not_provider_api: bool = False
     reject_orders_with: str | None = None
     next_purchase_fault: PurchaseFault | None = None
     # Orders are answered as still processing (they complete by the next look-up).
@@ -299,6 +302,8 @@ class DemoBackend:
             raise AuthenticationError("demo credentials switched to invalid")
         if self.garbled:
             raise ValueError("demo answer switched to garbled")
+        if self.not_provider_api:
+            raise NotProviderApiError("demo address switched to not the provider's API")
 
     def check_order(self, line_id: str, package: Package) -> DemoLine:
         """Return the line an order is for, or raise why the carrier refuses it."""
