@@ -7,8 +7,11 @@ codes is two entries; each line may still be tracked by one of them only, loaded
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -18,14 +21,24 @@ from homeassistant.config_entries import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import CONF_BASE_URL, CONF_LINE_ID, DOMAIN
 
 from .emulators.esimaccess import DEFAULT_ACCESS_CODE, GIB, EsimAccessEmulator
-from .helpers import ESIMACCESS_TRAVEL, add_esimaccess_account, line_options, start_account_flow
+from .helpers import (
+    ESIMACCESS_TRAVEL,
+    add_esimaccess_account,
+    line_options,
+    start_account_flow,
+    start_fix,
+)
 
 SECOND = "25030000000002"
 THIRD = "25030000000003"
+# An eSIM bought after both entries were set up.
+FOURTH = "25030000000004"
 # Two more access codes of the same account (a second key, a colleague's key).
 CODE_B = "second-access-code"
 CODE_C = "third-access-code"
@@ -163,3 +176,54 @@ async def test_reconfigure_onto_the_key_of_another_entry(
     assert result["reason"] == "already_configured"
     assert first.data["access_code"] == DEFAULT_ACCESS_CODE
     assert first.unique_id != second.unique_id
+
+
+async def test_new_line_is_offered_to_one_entry_only(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    emulator: EsimAccessEmulator,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A new eSIM is offered by both entries; once one tracks it, the other never adds it."""
+    first = await add_esimaccess_account(hass, emulator)
+    result = await start_account_flow(hass, "esimaccess", _credentials(emulator, CODE_B))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_LINE_ID: SECOND}
+    )
+    second = result["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    emulator.add_esim(esim_tran_no=FOURTH, total_volume=3 * GIB)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, minutes=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    first_issue = f"{first.entry_id}_new_lines"
+    second_issue = f"{second.entry_id}_new_lines"
+    assert issue_registry.async_get_issue(DOMAIN, first_issue) is not None
+    assert issue_registry.async_get_issue(DOMAIN, second_issue) is not None
+
+    # Both fixes open; the first entry takes the line.
+    client, first_flow = await start_fix(hass, hass_client, first_issue)
+    _, second_flow = await start_fix(hass, hass_client, second_issue)
+    response = await client.post(
+        f"/api/repairs/issues/fix/{first_flow['flow_id']}", json={"lines": [FOURTH]}
+    )
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    # The second fix, submitted later, does not track it a second time.
+    response = await client.post(
+        f"/api/repairs/issues/fix/{second_flow['flow_id']}", json={"lines": [FOURTH]}
+    )
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    trackers = [
+        entry.title
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if FOURTH in {sub.data[CONF_LINE_ID] for sub in entry.subentries.values()}
+    ]
+    assert trackers == [first.title]
+
+    # Nor is it offered again to the second entry.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=24, minutes=2))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, second_issue) is None

@@ -23,9 +23,10 @@ from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher
 from .providers import PROVIDERS
 from .records import line_key
 from .renewal import RenewalEngine
-from .runtime import PrepaidSimConfigEntry, PrepaidSimData, tracked_line_ids
+from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 from .services import async_setup_services
 from .settings import SettingsReader
+from .tracking import tracked_line_ids
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,

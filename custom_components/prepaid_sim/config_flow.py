@@ -60,7 +60,7 @@ from .providers.base import (
     RateLimitedError,
 )
 from .records import line_key
-from .runtime import PrepaidSimConfigEntry, tracked_line_ids
+from .runtime import PrepaidSimConfigEntry
 from .settings import (
     CONF_AUTO_RENEW,
     CONF_AUTO_RENEW_HOURS,
@@ -77,6 +77,7 @@ from .settings import (
     DEFAULT_LOW_DATA_PERCENT,
     AutoRenewPolicy,
 )
+from .tracking import lines_tracked_elsewhere, tracked_line_ids
 
 
 def _line_options(lines: list[LineSummary]) -> list[SelectOptionDict]:
@@ -205,22 +206,6 @@ async def _async_check(hass: HomeAssistant, spec: ProviderSpec, data: Mapping[st
     return _Check(account=account, lines=lines)
 
 
-def _tracked_elsewhere(
-    hass: HomeAssistant, provider_key: str, entry_id: str | None = None
-) -> dict[str, ConfigEntry]:
-    """Return the provider lines (by ``line_key``) other entries track, with the entry.
-
-    Every entry counts, loaded or not (failed, disabled): a line tracked twice would be
-    polled, alerted on and renewed from two accounts.
-    """
-    return {
-        line_key(provider_key, line_id): other
-        for other in hass.config_entries.async_entries(DOMAIN)
-        if other.entry_id != entry_id and other.data.get(CONF_PROVIDER) == provider_key
-        for line_id in tracked_line_ids(other)
-    }
-
-
 class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add an account: pick a provider, sign in, pick the first line."""
 
@@ -306,7 +291,7 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
         """
         assert self._account is not None
         assert self._spec is not None
-        elsewhere = _tracked_elsewhere(self.hass, self._spec.key)
+        elsewhere = lines_tracked_elsewhere(self.hass, self._spec.key)
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -507,7 +492,7 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         if PROVIDERS[provider_key].lines_by_hand:
             return await self.async_step_manual()
         tracked = tracked_line_ids(entry)
-        elsewhere = _tracked_elsewhere(self.hass, provider_key, entry.entry_id)
+        elsewhere = lines_tracked_elsewhere(self.hass, provider_key, entry.entry_id)
         if user_input is not None:
             line_id = user_input[CONF_LINE_ID]
             if line_id in tracked:

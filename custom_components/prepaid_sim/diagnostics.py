@@ -20,7 +20,8 @@ from homeassistant.helpers import device_registry as dr
 from .const import CONF_BASE_URL, CONF_LINE_ID
 from .providers.base import line_ref
 from .records import RenewalRecord
-from .runtime import PrepaidSimConfigEntry, tracked_line_ids
+from .runtime import PrepaidSimConfigEntry
+from .tracking import tracked_line_ids
 
 # Credentials, the API address, and anything that identifies a SIM or a person.
 TO_REDACT = {

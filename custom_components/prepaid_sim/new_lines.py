@@ -16,8 +16,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
 from . import issues
-from .const import DOMAIN, LOGGER
+from .const import CONF_PROVIDER, DOMAIN, LOGGER
 from .providers.base import LineSummary, Provider, ProviderError
+from .records import line_key
+from .tracking import lines_tracked_elsewhere
 
 CHECK_INTERVAL: Final = timedelta(hours=12)
 
@@ -59,7 +61,15 @@ class NewLineWatcher:
             await self._async_remember(line.line_id for line in lines)
             return
         known = set(stored.get("known", [])) | tracked
-        self.offered = [line for line in lines if line.line_id not in known]
+        # A line another entry of this provider tracks is not new here: tracking it twice
+        # would renew it from two accounts. It is not remembered either, so it is offered
+        # if that entry stops tracking it.
+        elsewhere = self.tracked_elsewhere()
+        self.offered = [
+            line
+            for line in lines
+            if line.line_id not in known and self.line_key(line.line_id) not in elsewhere
+        ]
         if not self.offered:
             issues.async_delete(self.hass, self.entry.entry_id, issues.IssueKind.NEW_LINES)
             return
@@ -71,6 +81,16 @@ class NewLineWatcher:
                 "account": self.entry.title,
                 "lines": ", ".join(line.name for line in self.offered),
             },
+        )
+
+    def line_key(self, line_id: str) -> str:
+        """Return the key of one of this account's lines among every account's lines."""
+        return line_key(self.entry.data[CONF_PROVIDER], line_id)
+
+    def tracked_elsewhere(self) -> set[str]:
+        """Return the keys of the provider lines other entries track now."""
+        return set(
+            lines_tracked_elsewhere(self.hass, self.entry.data[CONF_PROVIDER], self.entry.entry_id)
         )
 
     async def async_settle(self, offered: list[LineSummary]) -> None:

@@ -27,7 +27,8 @@ from . import issues
 from .const import CONF_LINE_ID, SUBENTRY_TYPE_LINE
 from .journal import async_get_journal
 from .renewal import CallerKind, Quote, Requester
-from .runtime import PrepaidSimConfigEntry, tracked_line_ids
+from .runtime import PrepaidSimConfigEntry
+from .tracking import tracked_line_ids
 
 CONF_LINES = "lines"
 REPAIR_REQUESTER = Requester(kind=CallerKind.REPAIR)
@@ -141,8 +142,14 @@ class AddNewLinesFlow(AccountRepairFlow):
         offered = list(watcher.offered)
         if user_input is not None:
             tracked = set(tracked_line_ids(entry))
+            # Another entry may have started tracking one since it was offered.
+            elsewhere = watcher.tracked_elsewhere()
             for line in offered:
-                if line.line_id in user_input[CONF_LINES] and line.line_id not in tracked:
+                if (
+                    line.line_id in user_input[CONF_LINES]
+                    and line.line_id not in tracked
+                    and watcher.line_key(line.line_id) not in elsewhere
+                ):
                     self.hass.config_entries.async_add_subentry(
                         entry,
                         ConfigSubentry(

@@ -1,4 +1,4 @@
-"""What a loaded account keeps at run time, and the account's tracked lines."""
+"""What a loaded account keeps at run time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from homeassistant.config_entries import ConfigEntry
 
 from .autorenew import AutoRenewer
 from .catalogue import PackageCatalogue
-from .const import CONF_LINE_ID, SUBENTRY_TYPE_LINE
 from .coordinator import PrepaidSimCoordinator
 from .journal import Journal
 from .new_lines import NewLineWatcher
@@ -42,12 +41,3 @@ class PrepaidSimData:
 
 
 type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]
-
-
-def tracked_line_ids(entry: ConfigEntry) -> dict[str, str]:
-    """Map each line the account tracks to the id of its subentry."""
-    return {
-        subentry.data[CONF_LINE_ID]: subentry_id
-        for subentry_id, subentry in entry.subentries.items()
-        if subentry.subentry_type == SUBENTRY_TYPE_LINE
-    }
