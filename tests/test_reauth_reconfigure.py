@@ -164,7 +164,7 @@ async def test_esimaccess_reconfigure_errors_keep_the_form(
         result["flow_id"], {"access_code": ROTATED, CONF_BASE_URL: "http://[::1"}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {CONF_BASE_URL: "base_url_malformed"}
     assert entry.data == data
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
@@ -21,6 +22,7 @@ from .coordinator import PrepaidSimCoordinator, usage_store
 from .journal import async_get_journal
 from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher, known_lines_store
 from .providers import PROVIDERS
+from .providers.urls import BaseUrlError
 from .records import line_key
 from .renewal import RenewalEngine
 from .runtime import PrepaidSimConfigEntry, PrepaidSimData
@@ -48,11 +50,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     """Set up one account: its client, coordinator, renewal engine and checks."""
     spec = PROVIDERS[entry.data[CONF_PROVIDER]]
     line_subentries = tracked_line_ids(entry)
-    provider = spec.create(
-        async_get_clientsession(hass),
-        entry.data,
-        {line_id: entry.subentries[sub].data for line_id, sub in line_subentries.items()},
-    )
+    try:
+        provider = spec.create(
+            async_get_clientsession(hass),
+            entry.data,
+            {line_id: entry.subentries[sub].data for line_id, sub in line_subentries.items()},
+        )
+    except BaseUrlError as err:
+        # Saved before addresses were checked (or edited by hand): the credentials are
+        # not sent there; Reconfigure corrects it.
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_base_url",
+            translation_placeholders={"account": entry.title},
+        ) from err
     provider.line_saver = LineSaver(hass, entry, line_subentries)
     journal = await async_get_journal(hass)
     # Journals of version 1 were one per account; they join the shared one once.

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import timedelta
 import re
 from typing import Any, override
+from urllib.parse import urlsplit
 import uuid
 
 import probatio
@@ -58,7 +59,10 @@ from .providers.base import (
     Package,
     ProviderError,
     RateLimitedError,
+    RedirectedError,
 )
+from .providers.ratelimit import fail_fast
+from .providers.urls import BaseUrlError
 from .records import line_key
 from .runtime import PrepaidSimConfigEntry
 from .settings import (
@@ -185,13 +189,22 @@ async def _async_check(hass: HomeAssistant, spec: ProviderSpec, data: Mapping[st
     the form, not a failed flow.
     """
     try:
-        provider = spec.create(async_get_clientsession(hass), data)
-        account = await provider.async_get_account()
-        lines = await provider.async_list_lines()
+        # A person waits on the form: a long rate-limit wait is reported, not slept out.
+        with fail_fast():
+            provider = spec.create(async_get_clientsession(hass), data)
+            account = await provider.async_get_account()
+            lines = await provider.async_list_lines()
+    except BaseUrlError as err:
+        return _Check(errors={CONF_BASE_URL: f"base_url_{err.reason}"})
     except AuthenticationError:
         return _Check(errors={"base": "invalid_auth"})
     except NotProviderApiError:
         return _Check(errors={"base": "not_provider_api"})
+    except RedirectedError as err:
+        return _Check(
+            errors={"base": "redirected"},
+            placeholders={"location": urlsplit(err.location or "").netloc or "?"},
+        )
     except RateLimitedError as err:
         wait = timedelta(seconds=err.retry_after) if err.retry_after else DEFAULT_WAIT
         until = dt_util.as_local(dt_util.utcnow() + wait)
@@ -271,7 +284,8 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self.async_step_line()
             if not needs_input:
                 return self.async_abort(
-                    reason=check.errors["base"], description_placeholders=check.placeholders
+                    reason=next(iter(check.errors.values())),
+                    description_placeholders=check.placeholders,
                 )
         return self.async_show_form(
             step_id="credentials",

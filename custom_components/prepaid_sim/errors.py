@@ -9,10 +9,23 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .providers.base import NotProviderApiError, ProviderError, RateLimitedError
+from .providers.base import (
+    NotProviderApiError,
+    ProviderError,
+    RateLimitedError,
+    RedirectedError,
+    ResponseTooLargeError,
+)
 
 # When a provider asks us to wait without saying how long.
 DEFAULT_WAIT: Final = timedelta(minutes=1)
+
+# Failures whose message needs no detail from the provider (and should show none).
+_KEYS_BY_KIND: Final[tuple[tuple[type[ProviderError], str], ...]] = (
+    (NotProviderApiError, "not_provider_api"),
+    (RedirectedError, "redirected"),
+    (ResponseTooLargeError, "response_too_large"),
+)
 
 
 def person_facing_error(err: ProviderError) -> HomeAssistantError:
@@ -28,11 +41,9 @@ def person_facing_error(err: ProviderError) -> HomeAssistantError:
             translation_key="rate_limited_until",
             translation_placeholders={"time": until.strftime("%H:%M")},
         )
-    if isinstance(err, NotProviderApiError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="not_provider_api",
-        )
+    for kind, key in _KEYS_BY_KIND:
+        if isinstance(err, kind):
+            return HomeAssistantError(translation_domain=DOMAIN, translation_key=key)
     return HomeAssistantError(
         translation_domain=DOMAIN,
         translation_key="provider_error",
