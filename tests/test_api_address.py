@@ -114,12 +114,17 @@ async def test_saved_unusable_address_fails_setup_without_sending(
 
 
 @pytest.mark.parametrize(
-    ("fault", "key"), [("redirect", "redirected"), ("oversize", "response_too_large")]
+    ("fault", "key"),
+    [
+        ("redirect", "redirected"),
+        ("oversize", "response_too_large"),
+        ("rate_limit", "rate_limited_until"),
+    ],
 )
 async def test_unusable_answer_to_a_person_is_translated(
     hass: HomeAssistant, emulator: EsimAccessEmulator, trap: TrapServer, fault: str, key: str
 ) -> None:
-    """Listing packages from a redirecting or oversized answer says so, in a translated error."""
+    """Listing packages from an unusable answer (or a long rate limit) says so, translated."""
     entry = await add_esimaccess_account(hass, emulator)
     await hass.async_block_till_done(wait_background_tasks=True)
     emulator.fail_next["package/list"] = fault
