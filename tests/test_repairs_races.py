@@ -11,8 +11,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
+from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
 from .helpers import line_issue, start_fix
@@ -86,3 +88,52 @@ async def test_new_lines_fix_for_an_account_unloaded_meanwhile(
     result = await response.json()
     assert (result["type"], result["reason"]) == ("abort", "account_not_loaded")
     assert "doorbell" not in {s.unique_id for s in init_integration.subentries.values()}
+
+
+async def test_renew_fix_for_an_account_unloaded_meanwhile(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+) -> None:
+    """The quote was shown, then the account was unloaded: confirming buys nothing."""
+    issue_id = line_issue(init_integration, "line_expiring", "europe-esim")
+    client, flow = await start_fix(hass, hass_client, issue_id)
+    assert flow["step_id"] == "confirm"
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    result = await response.json()
+    assert (result["type"], result["reason"]) == ("abort", "account_not_loaded")
+    assert demo_backend.ledger == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"kind": "renew_everything", "entry_id": "01JDEMOACCOUNTENTRY0000000"},
+        {"kind": "line_expiring"},
+        None,
+    ],
+)
+async def test_issue_this_version_cannot_fix(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    data: dict[str, str] | None,
+) -> None:
+    """An issue an older version left (unknown kind, no account) opens a fix that does nothing."""
+    issue_id = f"{init_integration.entry_id}_from_an_older_version"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=True,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="line_expiring",
+        data=data,
+    )
+    _, flow = await start_fix(hass, hass_client, issue_id)
+    assert (flow["type"], flow["reason"]) == ("abort", "not_fixable")
+    assert demo_backend.ledger == []
+    assert len(init_integration.subentries) == 3

@@ -120,16 +120,6 @@ def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
 
 
 @callback
-def async_delete_line_issues(hass: HomeAssistant, entry_id: str, subentry_id: str) -> None:
-    """Clear every issue about one line of an account (the line was removed)."""
-    suffix = f"_{subentry_id}"
-    prefix = f"{entry_id}_"
-    for domain, ident in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and ident.startswith(prefix) and ident.endswith(suffix):
-            ir.async_delete_issue(hass, DOMAIN, ident)
-
-
-@callback
 def async_create_journal_damaged(hass: HomeAssistant, damage: JournalDamage) -> None:
     """Report a damaged renewal journal; renewals it concerns wait for the acknowledgement."""
     ir.async_create_issue(
