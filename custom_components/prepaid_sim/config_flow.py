@@ -604,11 +604,17 @@ _SETTING_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Units shown as words are translated (selector.<key>.unit_of_measurement.<unit>).
+_UNIT_TRANSLATION_KEYS: dict[str, str] = {"d": "days", "h": "hours"}
+
+
 def _number(minimum: float, maximum: float, step: float, unit: str | None = None) -> NumberSelector:
     """Return a number box."""
     config = NumberSelectorConfig(min=minimum, max=maximum, step=step, mode=NumberSelectorMode.BOX)
     if unit is not None:
         config["unit_of_measurement"] = unit
+        if (translation_key := _UNIT_TRANSLATION_KEYS.get(unit)) is not None:
+            config["translation_key"] = translation_key
     return NumberSelector(config)
 
 
