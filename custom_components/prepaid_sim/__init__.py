@@ -19,9 +19,11 @@ from .catalogue import PackageCatalogue
 from .checks import RefreshChecks
 from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import PrepaidSimCoordinator, usage_store
+from .demo_memory import async_remember_demo_carrier
 from .journal import async_get_journal
 from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher, known_lines_store
 from .providers import PROVIDERS
+from .providers.demo import DemoProvider
 from .providers.urls import BaseUrlError
 from .records import line_key
 from .renewal import RenewalEngine
@@ -65,6 +67,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
             translation_placeholders={"account": entry.title},
         ) from err
     provider.line_saver = LineSaver(hass, entry, line_subentries)
+    if isinstance(provider, DemoProvider):
+        await async_remember_demo_carrier(hass, provider.backend)
     journal = await async_get_journal(hass)
     # Journals of version 1 were one per account; they join the shared one once.
     await journal.async_import_legacy(entry.entry_id, spec.key)

@@ -274,7 +274,12 @@ class DemoBackend:
     # without depending on the (possibly frozen) clock.
     purchase_turns: int = 0
     request_count: int = 0
-    _order_seq: int = 0
+    # Orders taken so far (order ids count on from it).
+    order_seq: int = 0
+    # Called after every change a restart must not forget (an order taken).
+    on_change: Callable[[], None] | None = None
+    # Whether this process already put back the state saved by an earlier one.
+    remembered: bool = False
 
     def __post_init__(self) -> None:
         """Create the account's lines relative to the clock's now."""
@@ -326,9 +331,9 @@ class DemoBackend:
         new_expiry = max(line.expires_at, now) + package.validity
         if not self.orders_not_applied:
             self._apply(line, package, now)
-        self._order_seq += 1
+        self.order_seq += 1
         order = Order(
-            order_id=f"DEMO-{self._order_seq:05d}",
+            order_id=f"DEMO-{self.order_seq:05d}",
             line_id=line_id,
             package_id=package.package_id,
             reference=reference,
@@ -349,14 +354,15 @@ class DemoBackend:
                 at=now,
             )
         )
+        self._changed()
         return order
 
     def fail_order(self, line_id: str, package: Package, reference: str) -> Order:
         """Record an order the carrier took but could not fulfil; nothing is charged."""
         self.check_order(line_id, package)
-        self._order_seq += 1
+        self.order_seq += 1
         order = Order(
-            order_id=f"DEMO-{self._order_seq:05d}",
+            order_id=f"DEMO-{self.order_seq:05d}",
             line_id=line_id,
             package_id=package.package_id,
             reference=reference,
@@ -365,7 +371,13 @@ class DemoBackend:
             created_at=self.clock(),
         )
         self.orders[reference] = order
+        self._changed()
         return order
+
+    def _changed(self) -> None:
+        """Tell whoever keeps the carrier's state that it changed."""
+        if self.on_change is not None:
+            self.on_change()
 
     @staticmethod
     def _apply(line: DemoLine, package: Package, now: datetime) -> None:
