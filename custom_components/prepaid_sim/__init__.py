@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from homeassistant.const import Platform
@@ -10,7 +9,6 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from . import issues
@@ -21,16 +19,15 @@ from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import PrepaidSimCoordinator, usage_store
 from .demo_memory import async_remember_demo_carrier
 from .journal import async_get_journal
-from .new_lines import CHECK_INTERVAL as NEW_LINE_CHECK_INTERVAL, NewLineWatcher, known_lines_store
+from .new_lines import NewLineWatcher, known_lines_store
 from .providers import PROVIDERS
 from .providers.demo import DemoProvider
 from .providers.urls import BaseUrlError
-from .records import line_key
 from .renewal import RenewalEngine
 from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 from .services import async_setup_services
 from .settings import SettingsReader
-from .tracking import tracked_line_ids
+from .tracking import lines_tracked_elsewhere, tracked_line_ids
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -122,15 +119,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     entry.async_create_background_task(
         hass, catalogue.async_read_all(line_subentries), f"{DOMAIN} packages"
     )
-    # New lines on the account are offered for adding: at start and twice a day.
-    entry.async_create_background_task(hass, data.new_lines.async_check(), f"{DOMAIN} new lines")
-
-    async def _async_check_new_lines(_now: datetime) -> None:
-        await data.new_lines.async_check()
-
-    entry.async_on_unload(
-        async_track_time_interval(hass, _async_check_new_lines, NEW_LINE_CHECK_INTERVAL)
-    )
+    data.new_lines.async_start()
     return True
 
 
@@ -185,12 +174,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) 
     their provider line, for an account added again or another account tracking it.
     """
     provider_key = entry.data[CONF_PROVIDER]
-    elsewhere = {
-        line_key(provider_key, line_id)
-        for other in hass.config_entries.async_entries(DOMAIN)
-        if other.entry_id != entry.entry_id and other.data.get(CONF_PROVIDER) == provider_key
-        for line_id in tracked_line_ids(other)
-    }
+    elsewhere = set(lines_tracked_elsewhere(hass, provider_key, entry.entry_id))
     journal = await async_get_journal(hass)
     await journal.async_import_legacy(entry.entry_id, provider_key)
     await journal.async_forget_entry(entry.entry_id, elsewhere)

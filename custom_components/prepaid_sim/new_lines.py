@@ -8,11 +8,12 @@ all in one repair issue per account whose fix lets the user pick which to track.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 
 from . import issues
@@ -46,6 +47,20 @@ class NewLineWatcher:
         self._tracked = tracked
         self._store = known_lines_store(hass, entry.entry_id)
         self.offered: list[LineSummary] = []
+
+    @callback
+    def async_start(self) -> None:
+        """Check at start (without delaying setup) and twice a day until unloaded."""
+        self.entry.async_create_background_task(
+            self.hass, self.async_check(), f"{DOMAIN} new lines"
+        )
+
+        async def _async_check_again(_now: datetime) -> None:
+            await self.async_check()
+
+        self.entry.async_on_unload(
+            async_track_time_interval(self.hass, _async_check_again, CHECK_INTERVAL)
+        )
 
     async def async_check(self) -> None:
         """List the account's lines; raise or clear the issue for new ones."""
