@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+import re
 
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
@@ -227,3 +228,17 @@ async def test_new_line_is_offered_to_one_entry_only(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=24, minutes=2))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issue_registry.async_get_issue(DOMAIN, second_issue) is None
+
+
+async def test_add_line_during_a_long_rate_limit_says_until_when(
+    hass: HomeAssistant, emulator: EsimAccessEmulator
+) -> None:
+    """A rate-limited "Add line" says when to try again (not "could not reach")."""
+    entry = await add_esimaccess_account(hass, emulator)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    emulator.retry_after = 600
+    emulator.fail_next["esim/query"] = "rate_limit"
+    result = await _open_add_line(hass, entry)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "rate_limited"
+    assert re.fullmatch(r"\d\d:\d\d", result["description_placeholders"]["time"])

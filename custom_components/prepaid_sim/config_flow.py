@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import dataclasses
-from datetime import timedelta
 import re
 from typing import Any, override
 from urllib.parse import urlsplit
@@ -49,7 +48,7 @@ from .const import (
     SUBENTRY_TYPE_LINE,
     line_device_identifier,
 )
-from .errors import DEFAULT_WAIT
+from .errors import rate_limit_ends
 from .providers import PROVIDERS, ProviderSpec, manual
 from .providers.base import (
     Account,
@@ -206,11 +205,7 @@ async def _async_check(hass: HomeAssistant, spec: ProviderSpec, data: Mapping[st
             placeholders={"location": urlsplit(err.location or "").netloc or "?"},
         )
     except RateLimitedError as err:
-        wait = timedelta(seconds=err.retry_after) if err.retry_after else DEFAULT_WAIT
-        until = dt_util.as_local(dt_util.utcnow() + wait)
-        return _Check(
-            errors={"base": "rate_limited"}, placeholders={"time": until.strftime("%H:%M")}
-        )
+        return _Check(errors={"base": "rate_limited"}, placeholders={"time": rate_limit_ends(err)})
     except ProviderError:
         return _Check(errors={"base": "cannot_connect"})
     except Exception:  # noqa: BLE001 - shown to the user as "unknown", logged in full
@@ -521,7 +516,13 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
                 title=line.name, data={CONF_LINE_ID: line_id}, unique_id=line_id
             )
         try:
-            lines = await entry.runtime_data.provider.async_list_lines()
+            # A person waits on the form: a long rate-limit wait is reported, not slept out.
+            with fail_fast():
+                lines = await entry.runtime_data.provider.async_list_lines()
+        except RateLimitedError as err:
+            return self.async_abort(
+                reason="rate_limited", description_placeholders={"time": rate_limit_ends(err)}
+            )
         except ProviderError:
             return self.async_abort(reason="cannot_connect")
         untracked = [line for line in lines if line.line_id not in tracked]

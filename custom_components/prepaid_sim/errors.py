@@ -28,18 +28,22 @@ _KEYS_BY_KIND: Final[tuple[tuple[type[ProviderError], str], ...]] = (
 )
 
 
+def rate_limit_ends(err: RateLimitedError) -> str:
+    """Return the local time (HH:MM) a provider's rate limit ends."""
+    wait = timedelta(seconds=err.retry_after) if err.retry_after else DEFAULT_WAIT
+    return dt_util.as_local(dt_util.utcnow() + wait).strftime("%H:%M")
+
+
 def person_facing_error(err: ProviderError) -> HomeAssistantError:
     """Return the translated error for a provider failure a person is waiting on.
 
     A rate limit says until when; nothing was charged in any of these cases.
     """
     if isinstance(err, RateLimitedError):
-        wait = timedelta(seconds=err.retry_after) if err.retry_after else DEFAULT_WAIT
-        until = dt_util.as_local(dt_util.utcnow() + wait)
         return HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="rate_limited_until",
-            translation_placeholders={"time": until.strftime("%H:%M")},
+            translation_placeholders={"time": rate_limit_ends(err)},
         )
     for kind, key in _KEYS_BY_KIND:
         if isinstance(err, kind):
