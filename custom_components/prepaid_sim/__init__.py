@@ -32,6 +32,7 @@ from .tracking import lines_tracked_elsewhere, tracked_line_ids
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.CALENDAR,
     Platform.SELECT,
     Platform.SENSOR,
 ]

@@ -1,0 +1,128 @@
+"""An expiry calendar per account: when each line's plan ends, and the renewals made.
+
+Usable in the calendar card and in calendar triggers ("15 minutes before a line's plan
+ends"). A plan's end is an instant (start and end are the same time); a renewal spans
+from when it was sent until the provider confirmed it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import override
+
+from homeassistant.components.calendar import CalendarEntity, CalendarEvent
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
+
+from .coordinator import PrepaidSimCoordinator
+from .messages import async_message
+from .records import RenewalState
+from .runtime import PrepaidSimConfigEntry, PrepaidSimData
+
+# Read-only: the calendar changes nothing at the provider.
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: PrepaidSimConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the account's expiry calendar."""
+    async_add_entities([PrepaidSimExpiryCalendar(entry)])
+
+
+class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], CalendarEntity):
+    """Each tracked line's plan end and its renewals, from the latest read and the receipts."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "expiries"
+
+    def __init__(self, entry: PrepaidSimConfigEntry) -> None:
+        """Show the lines of ``entry``."""
+        data: PrepaidSimData = entry.runtime_data
+        super().__init__(data.coordinator)
+        self.data = data
+        self._entry = entry
+        self._attr_unique_id = f"{entry.unique_id}_expiries"
+        self._attr_translation_placeholders = {"account": entry.title}
+        # Event titles in the server's language, loaded once the entity is added.
+        self._plan_ends = "{line}"
+        self._renewed = "{line}"
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Load the event titles; follow the receipts as well as the line reads."""
+        await super().async_added_to_hass()
+        language = self.hass.config.language
+        self._plan_ends = await async_message(
+            self.hass, language, "calendar_plan_ends", line="{line}"
+        )
+        self._renewed = await async_message(self.hass, language, "calendar_renewed", line="{line}")
+        self.async_on_remove(self.data.journal.add_listener(self._async_receipts_changed))
+
+    @callback
+    def _async_receipts_changed(self) -> None:
+        """Write the state again: a recorded or settled renewal may change the next event."""
+        self.async_write_ha_state()
+
+    def _events(self) -> list[CalendarEvent]:
+        """Return every event the calendar knows, in time order."""
+        events: list[CalendarEvent] = []
+        lines = self.coordinator.data.lines if self.coordinator.data else {}
+        for line_id, subentry_id in self.data.line_subentries.items():
+            name = self._entry.subentries[subentry_id].title
+            line = lines.get(line_id)
+            if line is not None and line.expires_at is not None:
+                events.append(
+                    CalendarEvent(
+                        start=line.expires_at,
+                        end=line.expires_at,
+                        summary=self._plan_ends.replace("{line}", name),
+                        uid=f"{subentry_id}_plan_end",
+                    )
+                )
+            for record in self.data.journal.receipts(key=self.data.renewals.key(line_id)):
+                if record.state is not RenewalState.SUCCEEDED:
+                    continue
+                events.append(
+                    CalendarEvent(
+                        start=record.created_at,
+                        end=max(record.completed_at or record.created_at, record.created_at),
+                        summary=self._renewed.replace("{line}", name),
+                        description=f"{record.package_name} ({record.price})",
+                        uid=record.reference,
+                    )
+                )
+        events.sort(key=lambda event: (event.start_datetime_local, event.summary))
+        return events
+
+    @property
+    @override
+    def event(self) -> CalendarEvent | None:
+        """Return the event under way, or else the next one."""
+        now = dt_util.utcnow()
+        return next((event for event in self._events() if _ends_after(event, now)), None)
+
+    @override
+    async def async_get_events(
+        self, hass: HomeAssistant, start_date: datetime, end_date: datetime
+    ) -> list[CalendarEvent]:
+        """Return the events that overlap the range (an instant inside it counts)."""
+        return [
+            event
+            for event in self._events()
+            if event.start_datetime_local < end_date
+            and (
+                event.end_datetime_local > start_date
+                or (event.start == event.end and event.start_datetime_local >= start_date)
+            )
+        ]
+
+
+def _ends_after(event: CalendarEvent, now: datetime) -> bool:
+    """Return True for an event not over at ``now`` (an instant counts until it passes)."""
+    end = event.end_datetime_local
+    return end > now or (event.start == event.end and end >= now)
