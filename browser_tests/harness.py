@@ -103,7 +103,14 @@ class HomeAssistantRun:
         (self.project / "script").mkdir(parents=True)
         for name in ("pyproject.toml", "uv.lock", "custom_components"):
             (self.project / name).symlink_to(REPO / name)
-        for name in ("run", "python-env", "quickstart.py", "configuration.yaml"):
+        for name in (
+            "run",
+            "python-env",
+            "ensure-uv",
+            "quickstart.py",
+            "demo_dashboard.py",
+            "configuration.yaml",
+        ):
             (self.project / "script" / name).symlink_to(REPO / "script" / name)
 
     def start(self, timeout: float = 300) -> str:

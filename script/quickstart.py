@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import aiohttp
+from demo_dashboard import DASHBOARD_TITLE, DASHBOARD_URL_PATH, dashboard_config, slug
 
 CLIENT_ID = "http://localhost:8123/"
 DOMAIN = "prepaid_sim"
@@ -118,23 +119,57 @@ class HomeAssistantClient:
             sys.exit(f"Could not log in as {username}: {result.get('errors')}")
         await self.exchange_code(result["result"])
 
-    async def long_lived_token(self) -> str:
-        """Create a long-lived access token over the websocket API."""
+    async def ws(self, message_type: str, **payload: Any) -> Any:
+        """Send one websocket command and return its result."""
         async with self.session.ws_connect(f"{self.base}/api/websocket") as ws:
             await ws.receive_json()
             await ws.send_json({"type": "auth", "access_token": self.token})
             if (await ws.receive_json())["type"] != "auth_ok":
                 sys.exit("The websocket API refused the access token")
-            await ws.send_json(
-                {
-                    "id": 1,
-                    "type": "auth/long_lived_access_token",
-                    "client_name": f"Prepaid SIM quick start {int(time.time())}",
-                    "lifespan": 3650,
-                }
-            )
+            await ws.send_json({"id": 1, "type": message_type, **payload})
             answer = await ws.receive_json()
-            return str(answer["result"])
+            if not answer.get("success"):
+                sys.exit(f"{message_type} failed: {answer.get('error')}")
+            return answer["result"]
+
+    async def long_lived_token(self) -> str:
+        """Create a long-lived access token over the websocket API."""
+        token = await self.ws(
+            "auth/long_lived_access_token",
+            client_name=f"Prepaid SIM quick start {int(time.time())}",
+            lifespan=3650,
+        )
+        return str(token)
+
+    async def add_dashboard(self) -> None:
+        """Create the "Prepaid SIM" dashboard for the demo lines, unless it exists."""
+        dashboards = await self.ws("lovelace/dashboards/list")
+        if any(board["url_path"] == DASHBOARD_URL_PATH for board in dashboards):
+            return
+        entries = await self.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+        lines = await self.ws("config_entries/subentries/list", entry_id=entries[0]["entry_id"])
+        states = {
+            state["entity_id"]: state["state"] for state in await self.request("GET", "/api/states")
+        }
+        config = dashboard_config(
+            [
+                (
+                    line["title"],
+                    not _is_number(states.get(f"sensor.{slug(line['title'])}_data_allowance")),
+                )
+                for line in lines
+            ]
+        )
+        await self.ws(
+            "lovelace/dashboards/create",
+            url_path=DASHBOARD_URL_PATH,
+            title=DASHBOARD_TITLE,
+            icon="mdi:sim",
+            mode="storage",
+            show_in_sidebar=True,
+            require_admin=False,
+        )
+        await self.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
 
     async def add_demo_account(self) -> None:
         """Add the demo account with every line, through the config-flow endpoints."""
@@ -203,6 +238,15 @@ class HomeAssistantClient:
         sys.exit("The demo lines' sensors did not get values in time")
 
 
+def _is_number(value: Any) -> bool:
+    """Return True for a state that reads as a number (a plan with an allowance)."""
+    try:
+        float(value)
+    except TypeError, ValueError:
+        return False
+    return True
+
+
 async def main() -> None:
     """Run the quick start."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -221,11 +265,13 @@ async def main() -> None:
         args.token_file.chmod(0o600)
         await client.add_demo_account()
         count = await client.wait_for_sensors(60)
+        await client.add_dashboard()
     print(
         f"\nHome Assistant is running at {args.url}\n"
         f"  login:    {args.username} / {args.password}\n"
         f"  token:    {args.token_file} (long-lived, for the REST API)\n"
         f"  demo:     {count} Prepaid SIM lines with live sensors\n"
+        f"  board:    {args.url}/{DASHBOARD_URL_PATH} (the Prepaid SIM dashboard)\n"
         f'  try:      curl -s -H "Authorization: Bearer $(cat {args.token_file})" '
         f"{args.url}/api/states | head -c 400\n",
         flush=True,

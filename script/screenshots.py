@@ -32,10 +32,10 @@ from browser_tests.harness import (
     launch_browser,
     login,
 )
+from script.demo_dashboard import DASHBOARD_TITLE, DASHBOARD_URL_PATH, dashboard_config, slug
 
 IMAGES = REPO / "docs" / "images"
 DASHBOARD_YAML = REPO / "docs" / "dashboard-example.yaml"
-DASHBOARD = "prepaid-sim"
 VIEWPORT = {"width": 1280, "height": 800}
 DEVICE_LINE = "US Travel SIM"
 # The demo line that expires within its warning period, so it has a "renew" repair.
@@ -51,124 +51,13 @@ SETTLED = """() => {
 }"""
 
 
-def slug(name: str) -> str:
-    """Return the object id Home Assistant derives from a device name."""
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
-
-
-def line_section(name: str, allowance_gib: float | None) -> dict[str, Any]:
-    """Return the dashboard section of one line."""
-    line = slug(name)
-
-    def alert(kind: str, label: str, icon: str) -> dict[str, Any]:
-        """Return a heading badge shown only while the binary sensor is on."""
-        entity = f"binary_sensor.{line}_{kind}"
-        return {
-            "type": "entity",
-            "entity": entity,
-            "name": label,
-            "icon": icon,
-            "color": "orange",
-            "state_content": "name",
-            "visibility": [{"condition": "state", "entity": entity, "state": "on"}],
-        }
-
-    cards: list[dict[str, Any]] = [
-        {
-            "type": "heading",
-            "heading": name,
-            "icon": "mdi:sim",
-            "badges": [
-                {"type": "entity", "entity": f"sensor.{line}_status"},
-                alert("low_data", "Low data", "mdi:signal-cellular-1"),
-                alert("expiring_soon", "Expiring", "mdi:calendar-alert"),
-                alert("renewal_problem", "Renewal problem", "mdi:alert-circle"),
-            ],
-        }
-    ]
-    if allowance_gib is None:
-        # Unlimited: there is no allowance to measure against.
-        cards.append(
-            {
-                "type": "tile",
-                "entity": f"sensor.{line}_data_used",
-                "name": "Data used",
-                "grid_options": {"columns": 12},
-            }
-        )
-    else:
-        cards.append(
-            {
-                "type": "gauge",
-                "entity": f"sensor.{line}_data_remaining",
-                "name": "Data remaining",
-                "min": 0,
-                # The plan's allowance when the dashboard was made; a top-up adds to it.
-                "max": round(allowance_gib, 2),
-                "needle": True,
-                "severity": {
-                    "green": round(allowance_gib * 0.25, 2),
-                    "yellow": round(allowance_gib * 0.1, 2),
-                    "red": 0,
-                },
-                "grid_options": {"columns": 12},
-            }
-        )
-    cards += [
-        {"type": "tile", "entity": f"sensor.{line}_plan_expiry", "name": "Plan expiry"},
-        {
-            "type": "tile",
-            "entity": f"button.{line}_renew",
-            "name": "Renew",
-            "icon": "mdi:autorenew",
-            "hide_state": True,
-            "tap_action": {
-                "action": "perform-action",
-                "perform_action": "button.press",
-                "target": {"entity_id": f"button.{line}_renew"},
-                "confirmation": {
-                    "text": f"Renew {name} with its renewal package? You are charged once."
-                },
-            },
-        },
-        {
-            "type": "tile",
-            "entity": f"select.{line}_renewal_package",
-            "name": "Package",
-            "hide_state": True,
-            "features": [{"type": "select-options"}],
-            "features_position": "inline",
-            "grid_options": {"columns": 12},
-        },
-    ]
-    return {"type": "grid", "cards": cards}
-
-
-def dashboard_config(lines: list[tuple[str, float | None]]) -> dict[str, Any]:
-    """Return the example dashboard: the account's balance, then a section per line."""
-    return {
-        "title": "Prepaid SIM",
-        "views": [
-            {
-                "title": "Lines",
-                "path": "lines",
-                "icon": "mdi:sim",
-                "type": "sections",
-                "max_columns": 3,
-                "badges": [
-                    {
-                        "type": "entity",
-                        # Every line has the account's balance; one is enough.
-                        "entity": f"sensor.{slug(lines[0][0])}_balance",
-                        "name": "Account balance",
-                        "icon": "mdi:wallet",
-                        "show_name": True,
-                    }
-                ],
-                "sections": [line_section(name, gib) for name, gib in lines],
-            }
-        ],
-    }
+def _is_number(value: Any) -> bool:
+    """Return True for a state that reads as a number (a plan with an allowance)."""
+    try:
+        float(value)
+    except TypeError, ValueError:
+        return False
+    return True
 
 
 def write_dashboard_yaml(config: dict[str, Any]) -> None:
@@ -229,24 +118,21 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     names = list(api.subentries())
     wait_for_values(api, names)
     states = api.states()
-    lines: list[tuple[str, float | None]] = []
-    for name in names:
-        allowance = states.get(f"sensor.{slug(name)}_data_allowance", {}).get("state")
-        try:
-            lines.append((name, float(allowance)))
-        except TypeError, ValueError:
-            lines.append((name, None))
+    lines = [
+        (name, not _is_number(states.get(f"sensor.{slug(name)}_data_allowance", {}).get("state")))
+        for name in names
+    ]
     config = dashboard_config(lines)
     api.ws(
         "lovelace/dashboards/create",
-        url_path=DASHBOARD,
-        title="Prepaid SIM",
+        url_path=DASHBOARD_URL_PATH,
+        title=DASHBOARD_TITLE,
         icon="mdi:sim",
         mode="storage",
         show_in_sidebar=True,
         require_admin=False,
     )
-    api.ws("lovelace/config/save", url_path=DASHBOARD, config=config)
+    api.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
     write_dashboard_yaml(config)
     print(f"  {DASHBOARD_YAML.relative_to(REPO)}")
 
@@ -263,8 +149,8 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     page.get_by_text("Renewal package").first.wait_for()
     shoot(page, "device", whole_page=True)
 
-    page.goto(f"{URL}/{DASHBOARD}/lines")
-    page.locator("hui-gauge-card").first.wait_for()
+    page.goto(f"{URL}/{DASHBOARD_URL_PATH}/lines")
+    page.locator("hui-sensor-card").first.wait_for()
     page.get_by_text("Account balance").first.wait_for()
     shoot(page, "dashboard", whole_page=True)
 
