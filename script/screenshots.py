@@ -66,7 +66,7 @@ def write_dashboard_yaml(config: dict[str, Any]) -> None:
         "# The example dashboard of docs/images/dashboard.png, made by script/screenshots for\n"
         "# the demo account. To use it: Settings > Dashboards > Add dashboard, open it, then\n"
         "# Edit > three dots > Raw configuration editor, paste, and change the entity ids\n"
-        "# (sensor.<line>_...) to your lines'. Gauge maxima are the plans' allowances in GiB.\n"
+        "# (sensor.<line>_...) to your lines'. script/run creates it for the demo by itself.\n"
     )
     DASHBOARD_YAML.parent.mkdir(parents=True, exist_ok=True)
     DASHBOARD_YAML.write_text(
