@@ -301,3 +301,28 @@ def test_add_line_check_device_page_and_renew_with_confirmation(
         expected = f"{after:%B} {after.day}, {after.year}"
         shown_after = wait_for_row(page, PLAN_EXPIRY, expected)
         assert shown_after != shown_before, f"the card still shows {shown_before!r}"
+
+
+def test_dashboard_out_of_the_box(page: Page, api: HomeAssistantApi) -> None:
+    """script/run made the Prepaid SIM dashboard: every line, data without a fixed maximum."""
+    with step("find the dashboard script/run created"):
+        boards = api.ws("lovelace/dashboards/list")
+        assert any(board["url_path"] == "prepaid-sim" for board in boards), boards
+
+    with step("open it and see a section per line"):
+        login(page)
+        page.goto(f"{URL}/prepaid-sim/lines")
+        for name in api.subentries():
+            expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=30_000)
+
+    with step("data remaining is a history card (no gauge that a top-up could peg)"):
+        config = api.ws("lovelace/config", url_path="prepaid-sim")
+        cards = [
+            card
+            for section in config["views"][0]["sections"]
+            for card in section["cards"]
+            if card.get("entity", "").endswith("_data_remaining")
+        ]
+        assert cards, "no data-remaining card"
+        assert {card["type"] for card in cards} == {"sensor"}
+        expect(page.locator("hui-sensor-card").first).to_be_visible(timeout=30_000)
