@@ -36,13 +36,14 @@ async def test_user_flow_creates_account_with_first_line(hass: HomeAssistant) ->
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "line"
     options = result["data_schema"].schema[CONF_LINE_ID].config["options"]
-    assert {option["value"] for option in options} == {
-        "us-travel",
-        "camera-iot",
-        "europe-esim",
-        "home-hotspot",
-        "pet-tracker",
-    }
+    # Sorted by name, each with its plan.
+    assert [option["label"] for option in options] == [
+        "Camera IoT SIM (IoT 1 GB, 30 days)",
+        "Europe eSIM (Europe 5 GB, 15 days)",
+        "Home Hotspot (US Unlimited, 30 days)",
+        "Pet Tracker SIM (IoT 500 MB, 90 days)",
+        "US Travel SIM (US 10 GB, 30 days)",
+    ]
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_LINE_ID: "camera-iot"}

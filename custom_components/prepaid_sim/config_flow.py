@@ -84,13 +84,13 @@ from .tracking import lines_tracked_elsewhere, tracked_line_ids
 
 
 def _line_options(lines: list[LineSummary]) -> list[SelectOptionDict]:
-    """Return the lines as select options, labelled with name and plan."""
+    """Return the lines as select options, labelled with name and plan, sorted by name."""
     return [
         SelectOptionDict(
             value=line.line_id,
             label=f"{line.name} ({line.plan_name})" if line.plan_name else line.name,
         )
-        for line in lines
+        for line in sorted(lines, key=lambda line: (line.name.casefold(), line.line_id))
     ]
 
 
