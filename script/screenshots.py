@@ -123,15 +123,18 @@ def take(api: HomeAssistantApi, page: Page) -> None:
         for name in names
     ]
     config = dashboard_config(lines)
-    api.ws(
-        "lovelace/dashboards/create",
-        url_path=DASHBOARD_URL_PATH,
-        title=DASHBOARD_TITLE,
-        icon="mdi:sim",
-        mode="storage",
-        show_in_sidebar=True,
-        require_admin=False,
-    )
+    # script/run made the dashboard already; it is saved again with this run's lines.
+    boards = api.ws("lovelace/dashboards/list")
+    if not any(board["url_path"] == DASHBOARD_URL_PATH for board in boards):
+        api.ws(
+            "lovelace/dashboards/create",
+            url_path=DASHBOARD_URL_PATH,
+            title=DASHBOARD_TITLE,
+            icon="mdi:sim",
+            mode="storage",
+            show_in_sidebar=True,
+            require_admin=False,
+        )
     api.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
     write_dashboard_yaml(config)
     print(f"  {DASHBOARD_YAML.relative_to(REPO)}")
