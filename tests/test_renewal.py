@@ -261,6 +261,36 @@ async def test_event_and_verification_repair(
     assert receipt["verified"] is False
 
 
+async def test_renewal_that_arrives_late_clears_its_repair(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Judged "not arrived", then the line shows it: the repair goes, for good."""
+    demo_backend.orders_not_applied = True
+    order = await renew(hass, line_device(hass, init_integration, "us-travel"))
+    freezer.tick(timedelta(minutes=3))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    issue_id = f"{init_integration.entry_id}_renewal_not_verified_{order['reference']}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    # The carrier applies the package late; the next read shows it.
+    demo_backend.apply_late(order["reference"])
+    await init_integration.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    (receipt,) = await receipts(hass)
+    assert receipt["verified"] is True
+
+    # A restart does not raise it again.
+    await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
 def test_demo_package_is_normalized(demo_backend: DemoBackend) -> None:
     """Demo prices are Decimal in an ISO currency, data in bytes."""
     package: Package = demo_backend.packages_for("us-travel")[0]

@@ -56,6 +56,7 @@ from .providers.base import (
     Provider,
     ProviderError,
     ProviderUnavailableError,
+    Snapshot,
     line_ref,
 )
 from .providers.ratelimit import fail_fast
@@ -659,6 +660,31 @@ class RenewalEngine:
         self.journal.async_save_later()
         self._raise_not_verified(record)
 
+    @callback
+    def _async_recheck_not_arrived(self, snapshot: Snapshot) -> None:
+        """Clear the repair of a renewal judged not arrived once its line shows it."""
+        changed = False
+        for key, line_id in self._keys.items():
+            line = snapshot.lines.get(line_id)
+            if line is None:
+                continue
+            for record in self.journal.of_line(key):
+                if (
+                    record.state is RenewalState.SUCCEEDED
+                    and record.verified is False
+                    and _renewal_visible(record, line)
+                ):
+                    record.verified = True
+                    issues.async_delete(
+                        self.hass,
+                        self.entry.entry_id,
+                        issues.IssueKind.RENEWAL_NOT_VERIFIED,
+                        record.reference,
+                    )
+                    changed = True
+        if changed:
+            self.journal.async_save_later()
+
     def _schedule_verification(self, record: RenewalRecord, when: datetime) -> None:
         """Re-read the line at ``when`` and verify the renewal for good."""
 
@@ -687,6 +713,10 @@ class RenewalEngine:
         Runs in the background after setup: the lines' unsettled records already refuse
         new renewals, so nothing waits for it, and nothing in it can fail the setup.
         """
+        # A renewal that shows on its line late still clears its "has not arrived" repair.
+        self.entry.async_on_unload(
+            self.coordinator.async_add_fetch_hook(self._async_recheck_not_arrived)
+        )
         damage = self.journal.damage
         if damage is not None and any(damage.concerns(key) for key in self._keys):
             issues.async_create_journal_damaged(self.hass, damage)

@@ -374,6 +374,14 @@ class DemoBackend:
         self._changed()
         return order
 
+    def apply_late(self, reference: str) -> None:
+        """Apply an order charged earlier but not applied (a renewal that arrives late)."""
+        order = self.orders[reference]
+        package = next(
+            p for p in self.packages_for(order.line_id) if p.package_id == order.package_id
+        )
+        self._apply(self._line(order.line_id), package, self.clock())
+
     def _changed(self) -> None:
         """Tell whoever keeps the carrier's state that it changed."""
         if self.on_change is not None:
