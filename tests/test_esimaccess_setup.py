@@ -17,7 +17,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
 )
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -91,8 +91,8 @@ def _device_id(hass: HomeAssistant, line_id: str) -> str:
     return device.id
 
 
-def _state(hass: HomeAssistant, line_id: str, key: str) -> str:
-    """Return the state of one sensor of a line (entity ids follow the line's name)."""
+def _full_state(hass: HomeAssistant, line_id: str, key: str) -> State:
+    """Return one sensor of a line, attributes and all."""
     entity = next(
         e
         for e in er.async_entries_for_device(er.async_get(hass), _device_id(hass, line_id))
@@ -100,7 +100,12 @@ def _state(hass: HomeAssistant, line_id: str, key: str) -> str:
     )
     state = hass.states.get(entity.entity_id)
     assert state is not None
-    return state.state
+    return state
+
+
+def _state(hass: HomeAssistant, line_id: str, key: str) -> str:
+    """Return the state of one sensor of a line (entity ids follow the line's name)."""
+    return _full_state(hass, line_id, key).state
 
 
 async def test_credentials_errors_then_success(
@@ -153,10 +158,28 @@ async def test_values_of_lines_in_odd_states(
     assert float(_state(hass, DEPLETED, "data_remaining")) == 0
     assert _state(hass, EXPIRED, "status") == "expired"
     assert _state(hass, FRESH, "status") == "not_active"
-    assert _state(hass, DAILY, "data_remaining") == "unknown"
     expiry = dt_util.parse_datetime(_state(hass, TRAVEL, "plan_expiry"))
     assert expiry is not None
     assert expiry.tzinfo is not None
+
+
+async def test_daily_plan_shows_its_allowance_per_day(
+    hass: HomeAssistant, emulator: EsimAccessEmulator
+) -> None:
+    """A dataType 2 plan reads as a daily plan: no total or "left", an allowance per day."""
+    entry = await _add_account(hass, emulator)
+    await _add_lines(hass, entry, DAILY)
+    emulator.esims[DAILY].order_usage = GIB
+    await entry.runtime_data.coordinator.async_refresh()
+    # 1 GiB used of a 0.5 GiB-a-day plan: nothing is "out of data" over the plan.
+    assert _state(hass, DAILY, "status") == "active"
+    assert _state(hass, DAILY, "data_remaining") == "unknown"
+    assert float(_state(hass, DAILY, "data_used")) == pytest.approx(1.0)
+    allowance = _full_state(hass, DAILY, "data_total")
+    assert allowance.state == "unknown"
+    assert allowance.attributes["daily_data_bytes"] == GIB // 2
+    # A line with a fixed allowance carries no daily figure.
+    assert "daily_data_bytes" not in _full_state(hass, TRAVEL, "data_total").attributes
 
 
 async def test_polling_errors_and_recovery(

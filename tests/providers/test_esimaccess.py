@@ -107,14 +107,28 @@ async def test_list_lines_reads_every_page(emulator: EsimAccessEmulator) -> None
 
 
 async def test_fetch_request_count_follows_the_formula(emulator: EsimAccessEmulator) -> None:
-    """A refresh costs 1 balance/query + ceil(N / 500) pages, whatever is tracked."""
+    """A refresh costs 1 balance/query + min(M, ceil(E / 500)) esim/query requests."""
     esims = [emulator.add_esim() for _ in range(1001)]
+    pages = math.ceil(1001 / PAGE_SIZE)
+    tracked = [esims[0].esim_tran_no, esims[-1].esim_tran_no]
+    everything_but_one = [esim.esim_tran_no for esim in esims[:-1]]
     async with client(emulator) as provider:
-        snapshot = await provider.async_fetch([esims[0].esim_tran_no, esims[-1].esim_tran_no])
-        assert set(snapshot.lines) == {esims[0].esim_tran_no, esims[-1].esim_tran_no}
+        snapshot = await provider.async_fetch(tracked)
+        assert set(snapshot.lines) == set(tracked)
         assert emulator.requests_to("balance/query") == 1
-        assert emulator.requests_to("esim/query") == 3
-        assert len(emulator.request_log) == 1 + math.ceil(1001 / PAGE_SIZE)
+        # The account size is not known yet: page 1 (which holds the first line), then the
+        # other line by itself rather than the two remaining pages.
+        assert emulator.requests_to("esim/query") == 2
+        emulator.request_log.clear()
+        snapshot = await provider.async_fetch(tracked)
+        assert set(snapshot.lines) == set(tracked)
+        # Now known: two lines by themselves beat three pages.
+        assert len(emulator.request_log) == 1 + min(len(tracked), pages)
+        emulator.request_log.clear()
+        snapshot = await provider.async_fetch(everything_but_one)
+        assert len(snapshot.lines) == 1000
+        # Many lines: paging is cheaper.
+        assert len(emulator.request_log) == 1 + pages
         emulator.request_log.clear()
         empty = await provider.async_fetch([])
     assert empty.lines == {}
@@ -166,10 +180,12 @@ async def test_fetch_normalizes_lines(emulator: EsimAccessEmulator) -> None:
     assert snapshot.lines[revoked.esim_tran_no].status is LineStatus.SUSPENDED
     assert snapshot.lines[odd.esim_tran_no].status is LineStatus.UNKNOWN
 
+    # dataType 2: 1 GiB a day, no total over the plan (as every provider's daily plan).
     day_plan = snapshot.lines[daily.esim_tran_no]
     assert day_plan.status is LineStatus.ACTIVE
     assert day_plan.unlimited is True
-    assert day_plan.data_total_bytes == 1 * GIB
+    assert day_plan.daily_data_bytes == 1 * GIB
+    assert day_plan.data_total_bytes is None
     assert day_plan.data_used_bytes == 2 * GIB + 512 * MIB
     assert day_plan.data_remaining_bytes is None
 
