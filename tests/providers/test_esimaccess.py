@@ -135,6 +135,55 @@ async def test_fetch_request_count_follows_the_formula(emulator: EsimAccessEmula
     assert emulator.request_log == [API_PREFIX + "balance/query"]
 
 
+async def test_few_tracked_of_a_large_account_are_read_one_by_one(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """3 tracked of 5,000 eSIMs cost 1 + 3 requests (5 the first time), not 1 + 10 pages."""
+    esims = [emulator.add_esim() for _ in range(5000)]
+    tracked = [esims[index].esim_tran_no for index in (1200, 2600, 4999)]
+    gone = "26129999999999"
+    async with client(emulator) as provider:
+        first = await provider.async_fetch(tracked)
+        first_requests = list(emulator.request_log)
+        emulator.request_log.clear()
+        again = await provider.async_fetch(tracked)
+        again_requests = list(emulator.request_log)
+        emulator.request_log.clear()
+        with_gone = await provider.async_fetch([*tracked, gone])
+    assert set(first.lines) == set(again.lines) == set(tracked)
+    assert again.lines == first.lines
+    # The first refresh learns the account's size from page 1, then asks for each line.
+    assert len(first_requests) == 1 + 1 + 3
+    assert len(again_requests) == 1 + 3
+    assert again_requests.count(API_PREFIX + "esim/query") == 3
+    # An eSIM asked for by its esimTranNo and not returned is missing, at no extra cost.
+    assert with_gone.missing_line_ids == {gone}
+    assert set(with_gone.lines) == set(tracked)
+    assert len(emulator.request_log) == 1 + 4
+
+
+async def test_ignored_esimtranno_filter_falls_back_to_paging(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """An API that ignores the esimTranNo filter [I] is paged: every line is still found."""
+    emulator.filter_by_esim_tran_no = False
+    esims = [emulator.add_esim() for _ in range(1200)]
+    tracked = [esims[index].esim_tran_no for index in (700, 1100)]
+    pages = math.ceil(1200 / PAGE_SIZE)
+    async with client(emulator) as provider:
+        snapshots = [await provider.async_fetch(tracked)]
+        # Now the size is known, two lines by themselves look cheaper than three pages;
+        # the answers show the filter ignored, so this refresh pages after all.
+        snapshots.append(await provider.async_fetch(tracked))
+        emulator.request_log.clear()
+        snapshots.append(await provider.async_fetch(tracked))
+    for snapshot in snapshots:
+        assert set(snapshot.lines) == set(tracked)
+        assert not snapshot.missing_line_ids
+    # Once seen ignored, the filter is not tried again.
+    assert len(emulator.request_log) == 1 + pages
+
+
 async def test_fetch_normalizes_lines(emulator: EsimAccessEmulator) -> None:
     """Bytes, expiry in aware UTC, wallet and status for every kind of line."""
     healthy = emulator.add_esim(
