@@ -56,6 +56,7 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    redact_identifiers,
 )
 from .http import (
     UNUSABLE_ANSWER_ERRORS,
@@ -775,7 +776,7 @@ class EsimAccessProvider(Provider):
                 else:
                     lines[line_id] = _line(record)
             except _MalformedError as err:
-                unreadable[line_id] = str(err)
+                unreadable[line_id] = redact_identifiers(str(err))
             else:
                 parsed[line_id] = (record, lines[line_id], now)
         self._parsed = parsed
