@@ -371,9 +371,18 @@ def _status(
     return LineStatus.UNKNOWN
 
 
+def _size(record: JsonObject, field: str) -> int:
+    """Read a data size in bytes; raise, naming the field, for a bad or impossible one."""
+    try:
+        value = _int(record.get(field))
+    except _MalformedError as err:
+        raise _MalformedError(f"{field}: {err}") from err
+    return check_size(value, field)
+
+
 def _usage(record: JsonObject) -> int:
     """Read ``orderUsage``, the bytes used so far."""
-    return check_size(_int(record.get(_USAGE_KEY)), _USAGE_KEY)
+    return _size(record, _USAGE_KEY)
 
 
 def _line(record: JsonObject) -> Line:
@@ -385,7 +394,7 @@ def _line(record: JsonObject) -> Line:
     total and no "remaining" that could read as the data left until expiry).
     """
     line_id = _str(record.get("esimTranNo"))
-    volume = check_size(_int(record.get("totalVolume")), "totalVolume")
+    volume = _size(record, "totalVolume")
     used = _usage(record)
     expires_at = parse_time(record.get("expiredTime"))
     data_type = _opt_int(record.get("dataType"))

@@ -71,10 +71,11 @@ def check_size(value: int, field: str, *, may_be_negative: bool = False) -> int:
     ``may_be_negative`` is for the rare documented overdraft (1NCE: the remaining volume
     "can be negative"); its size is still bounded.
     """
+    # No figure in the messages: a long run of digits reads as an identifier and is cut.
     if value < 0 and not may_be_negative:
-        raise ImplausibleValueError(f"{field} is negative ({value} bytes)")
+        raise ImplausibleValueError(f"{field} is negative")
     if abs(value) > MAX_DATA_BYTES:
-        raise ImplausibleValueError(f"{field} is more than a petabyte ({value} bytes)")
+        raise ImplausibleValueError(f"{field} is more than a petabyte")
     return value
 
 
