@@ -25,7 +25,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN
 
-from .emulators.esimaccess import DEFAULT_ACCESS_CODE, GIB, EsimAccessEmulator
+from .emulators.esimaccess import API_PREFIX, DEFAULT_ACCESS_CODE, GIB, EsimAccessEmulator
 
 TRAVEL = "25030000000001"
 DEPLETED = "25030000000002"
@@ -180,6 +180,38 @@ async def test_daily_plan_shows_its_allowance_per_day(
     assert allowance.attributes["daily_data_bytes"] == GIB // 2
     # A line with a fixed allowance carries no daily figure.
     assert "daily_data_bytes" not in _full_state(hass, TRAVEL, "data_total").attributes
+
+
+async def test_few_lines_of_a_large_account_cost_few_requests(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """3 tracked of 5,000 eSIMs: a refresh is 1 balance + 3 eSIM reads, not 1 + 10 pages."""
+    async with EsimAccessEmulator() as large:
+        esims = [large.add_esim() for _ in range(5000)]
+        tracked = [esims[index].esim_tran_no for index in (0, 2600, 4999)]
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_PROVIDER: "esimaccess"}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"access_code": DEFAULT_ACCESS_CODE, CONF_BASE_URL: large.base_url}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_LINE_ID: tracked[0]}
+        )
+        entry = result["result"]
+        await hass.async_block_till_done()
+        await _add_lines(hass, entry, *tracked[1:])
+        # Package lists are read once in the background after setup; not part of a refresh.
+        await hass.async_block_till_done(wait_background_tasks=True)
+        large.request_log.clear()
+        await entry.runtime_data.coordinator.async_refresh()
+        requests = list(large.request_log)
+        states = [_state(hass, line_id, "status") for line_id in tracked]
+    assert states == ["active"] * 3
+    assert sorted(requests) == sorted(
+        [API_PREFIX + "balance/query", *[API_PREFIX + "esim/query"] * 3]
+    )
 
 
 async def test_polling_errors_and_recovery(
