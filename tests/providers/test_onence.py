@@ -222,6 +222,21 @@ async def test_few_tracked_of_a_large_account_are_read_one_by_one(
     assert emulator.calls("sim") == 0
 
 
+async def test_without_paging_headers_the_listing_is_paged(
+    emulator: OnenceEmulator, clock: FakeClock
+) -> None:
+    """With no X-Total-Count/X-Total-Pages the account's size is unknown: page it all."""
+    emulator.paging_headers = False
+    sims = [emulator.add_sim() for _ in range(250)]
+    tracked = [sims[120].iccid, sims[240].iccid]
+    async with client(emulator, clock) as provider:
+        for _ in range(2):
+            snapshot = await provider.async_fetch(tracked)
+            assert set(snapshot.lines) == set(tracked)
+    assert emulator.calls("sims") == 2 * 3
+    assert emulator.calls("sim") == 0
+
+
 async def test_fetch_of_nothing_costs_nothing(emulator: OnenceEmulator, clock: FakeClock) -> None:
     """No tracked line: no request, not even a token."""
     async with client(emulator, clock) as provider:

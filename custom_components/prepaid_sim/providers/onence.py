@@ -563,23 +563,22 @@ class OnenceProvider(Provider):
 
     async def _read_rows(
         self, path: str, params: Mapping[str, str]
-    ) -> tuple[list[Mapping[str, object]], int | None]:
-        """GET one page of an account-wide listing; return its rows and ``X-Total-Pages``."""
+    ) -> tuple[list[Mapping[str, object]], Mapping[str, str]]:
+        """GET one page of an account-wide listing; return its rows and (lower-cased) headers."""
         reply = await self._read(path, params)
         if reply.status in {401, 403}:
             raise AuthenticationError(reply.message or f"1NCE refused the request ({reply.status})")
-        return _listing_rows(reply, path), _header_int(reply.headers, "x-total-pages")
+        return _listing_rows(reply, path), reply.headers
 
     async def _sims_page(self, page: int) -> tuple[list[Mapping[str, object]], int | None]:
-        """Read one page of ``GET /v1/sims``; note the account's size it tells."""
+        """Read one page of ``GET /v1/sims``; return its rows and ``X-Total-Pages``.
+
+        Also notes how many pages the whole listing takes, for ``_tracked_sims``.
+        """
         params = {"page": str(page), "pageSize": str(SIMS_PAGE_SIZE)}
-        reply = await self._read("/v1/sims", params)
-        if reply.status in {401, 403}:
-            raise AuthenticationError(reply.message or f"1NCE refused the request ({reply.status})")
-        rows = _listing_rows(reply, "/v1/sims")
-        total_pages = _header_int(reply.headers, "x-total-pages")
-        total = _header_int(reply.headers, "x-total-count")
-        if total is not None:
+        rows, headers = await self._read_rows("/v1/sims", params)
+        total_pages = _header_int(headers, "x-total-pages")
+        if (total := _header_int(headers, "x-total-count")) is not None:
             self._sims_pages = page_count(total, SIMS_PAGE_SIZE)
         elif total_pages is not None:
             self._sims_pages = total_pages
@@ -698,7 +697,7 @@ class OnenceProvider(Provider):
         absent = [iccid for iccid in wanted if iccid not in records]
         if not absent:
             return records
-        if first[1] is not None and per_line_is_cheaper(len(absent), first[1] - 1):
+        if self._sims_pages is not None and per_line_is_cheaper(len(absent), self._sims_pages - 1):
             return records | await self._each_sim(absent)
         records = await self._all_sims(first)
         # Paging is not a snapshot: a SIM can slip between pages while they are read. Ask
