@@ -697,6 +697,13 @@ async def test_unreadable_field_values_isolate_the_line(emulator: EsimAccessEmul
         {"expiredTime": 1e20},
         {"expiredTime": "9999-12-31T23:59:59-01:00"},
         {"packageList": ["the plan"]},
+        # Impossible values of the right type (see plausible.py).
+        {"esimStatus": 1},
+        {"totalVolume": 10**15 + 1},
+        {"orderUsage": 2 * 10**15},
+        {"expiredTime": "1999-12-31T23:59:59+0000"},
+        {"expiredTime": "2101-01-01T00:00:00+0000"},
+        {"expiredTime": 0},
     ]
     broken = [emulator.add_esim(overrides=values) for values in odd_values]
     async with client(emulator) as provider:

@@ -70,7 +70,7 @@ from .http import (
     to_utc,
 )
 from .paging import page_count, per_line_is_cheaper
-from .plausible import check_line, check_size
+from .plausible import check_line, check_size, expect_json
 from .ratelimit import RateLimiter
 from .urls import check_base_url
 
@@ -349,8 +349,8 @@ def _status(
     record: JsonObject, *, expires_at: datetime | None, daily: bool, total: int, used: int
 ) -> LineStatus:
     """Map esimStatus/smdpStatus (and the expiry) to a ``LineStatus``."""
-    esim_status = (_opt_str(record.get("esimStatus")) or "").upper()
-    smdp_status = (_opt_str(record.get("smdpStatus")) or "").upper()
+    esim_status = (_opt_str(expect_json(record.get("esimStatus"), "esimStatus", str)) or "").upper()
+    smdp_status = (_opt_str(expect_json(record.get("smdpStatus"), "smdpStatus", str)) or "").upper()
     if esim_status in _SUSPENDED_STATES:
         return LineStatus.SUSPENDED
     if esim_status in _EXPIRED_STATES:

@@ -316,7 +316,11 @@ def _parse_assignments(data: object) -> list[_Assignment]:
             raise _MalformedError("bundle without name or assignments")
         for raw in assignments:
             assignment = _as_dict(raw)
-            state = _as_str(assignment.get("bundleState")) if assignment else None
+            state = (
+                _as_str(expect_json(assignment.get("bundleState"), "bundleState", str))
+                if assignment
+                else None
+            )
             if assignment is None or state is None:
                 raise _MalformedError("assignment without bundleState")
             unlimited = _as_bool(assignment.get("unlimited"))
