@@ -176,11 +176,11 @@ async def test_ignored_esimtranno_filter_falls_back_to_paging(
         # the answers show the filter ignored, so this refresh pages after all.
         snapshots.append(await provider.async_fetch(tracked))
         emulator.request_log.clear()
-        snapshots.append(await provider.async_fetch(tracked))
+        snapshots.append(await provider.async_fetch([*tracked, "26129999999999"]))
     for snapshot in snapshots:
         assert set(snapshot.lines) == set(tracked)
-        assert not snapshot.missing_line_ids
-    # Once seen ignored, the filter is not tried again.
+    assert snapshots[-1].missing_line_ids == {"26129999999999"}
+    # Once seen ignored, the filter is not tried again, not even for a missing line.
     assert len(emulator.request_log) == 1 + pages
 
 

@@ -661,12 +661,12 @@ class EsimAccessProvider(Provider):
     async def _tracked_records(self, wanted: Collection[str]) -> dict[str, JsonObject]:
         """Return the records of the tracked eSIMs on the account, in the fewest requests.
 
-        Paging costs ``P = ceil(E / 500)`` requests whatever is tracked, asking by
-        esimTranNo one per eSIM: M tracked eSIMs are asked for one by one when M < P (see
-        ``paging``). The account size E is known from an earlier page; before that, page 1
-        tells it, and the tracked eSIMs not on it are asked for one by one when that beats
-        the remaining pages. An eSIM asked for by its esimTranNo and not returned is
-        missing.
+        Paging costs ``P = ceil(E / 500)`` requests whatever is tracked; asking by
+        esimTranNo costs one per eSIM, so M tracked eSIMs are asked for one by one when
+        M < P (see ``paging``). The account size E is known from an earlier page; before
+        that, page 1 tells it, and the tracked eSIMs not on it are asked for one by one when
+        that beats the remaining pages. An eSIM asked for by its esimTranNo and not
+        returned is missing.
         """
         known_pages = (
             None if self._account_size is None else page_count(self._account_size, PAGE_SIZE)
@@ -686,6 +686,8 @@ class EsimAccessProvider(Provider):
             if not self._filter_ignored:
                 return by_id
         by_id = _by_id(await self._query_all(first))
+        if self._filter_ignored:
+            return by_id  # asking for one eSIM would only read page 1 again
         # Paging is not a snapshot: an eSIM removed meanwhile shifts the next page, so a
         # record can slip between pages. Ask for a few absent ones directly before
         # calling them missing (no cost when nothing is missing).
