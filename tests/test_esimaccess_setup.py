@@ -17,7 +17,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
 )
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -25,7 +25,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN
 
-from .emulators.esimaccess import DEFAULT_ACCESS_CODE, GIB, EsimAccessEmulator
+from .emulators.esimaccess import API_PREFIX, DEFAULT_ACCESS_CODE, GIB, EsimAccessEmulator
 
 TRAVEL = "25030000000001"
 DEPLETED = "25030000000002"
@@ -91,8 +91,8 @@ def _device_id(hass: HomeAssistant, line_id: str) -> str:
     return device.id
 
 
-def _state(hass: HomeAssistant, line_id: str, key: str) -> str:
-    """Return the state of one sensor of a line (entity ids follow the line's name)."""
+def _full_state(hass: HomeAssistant, line_id: str, key: str) -> State:
+    """Return one sensor of a line, attributes and all."""
     entity = next(
         e
         for e in er.async_entries_for_device(er.async_get(hass), _device_id(hass, line_id))
@@ -100,7 +100,12 @@ def _state(hass: HomeAssistant, line_id: str, key: str) -> str:
     )
     state = hass.states.get(entity.entity_id)
     assert state is not None
-    return state.state
+    return state
+
+
+def _state(hass: HomeAssistant, line_id: str, key: str) -> str:
+    """Return the state of one sensor of a line (entity ids follow the line's name)."""
+    return _full_state(hass, line_id, key).state
 
 
 async def test_credentials_errors_then_success(
@@ -153,10 +158,60 @@ async def test_values_of_lines_in_odd_states(
     assert float(_state(hass, DEPLETED, "data_remaining")) == 0
     assert _state(hass, EXPIRED, "status") == "expired"
     assert _state(hass, FRESH, "status") == "not_active"
-    assert _state(hass, DAILY, "data_remaining") == "unknown"
     expiry = dt_util.parse_datetime(_state(hass, TRAVEL, "plan_expiry"))
     assert expiry is not None
     assert expiry.tzinfo is not None
+
+
+async def test_daily_plan_shows_its_allowance_per_day(
+    hass: HomeAssistant, emulator: EsimAccessEmulator
+) -> None:
+    """A dataType 2 plan reads as a daily plan: no total or "left", an allowance per day."""
+    entry = await _add_account(hass, emulator)
+    await _add_lines(hass, entry, DAILY)
+    emulator.esims[DAILY].order_usage = GIB
+    await entry.runtime_data.coordinator.async_refresh()
+    # 1 GiB used of a 0.5 GiB-a-day plan: nothing is "out of data" over the plan.
+    assert _state(hass, DAILY, "status") == "active"
+    assert _state(hass, DAILY, "data_remaining") == "unknown"
+    assert float(_state(hass, DAILY, "data_used")) == pytest.approx(1.0)
+    allowance = _full_state(hass, DAILY, "data_total")
+    assert allowance.state == "unknown"
+    assert allowance.attributes["daily_data_bytes"] == GIB // 2
+    # A line with a fixed allowance carries no daily figure.
+    assert "daily_data_bytes" not in _full_state(hass, TRAVEL, "data_total").attributes
+
+
+async def test_few_lines_of_a_large_account_cost_few_requests(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """3 tracked of 5,000 eSIMs: a refresh is 1 balance + 3 eSIM reads, not 1 + 10 pages."""
+    async with EsimAccessEmulator() as large:
+        esims = [large.add_esim() for _ in range(5000)]
+        tracked = [esims[index].esim_tran_no for index in (0, 2600, 4999)]
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_PROVIDER: "esimaccess"}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"access_code": DEFAULT_ACCESS_CODE, CONF_BASE_URL: large.base_url}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_LINE_ID: tracked[0]}
+        )
+        entry = result["result"]
+        await hass.async_block_till_done()
+        await _add_lines(hass, entry, *tracked[1:])
+        # Package lists are read once in the background after setup; not part of a refresh.
+        await hass.async_block_till_done(wait_background_tasks=True)
+        large.request_log.clear()
+        await entry.runtime_data.coordinator.async_refresh()
+        requests = list(large.request_log)
+        states = [_state(hass, line_id, "status") for line_id in tracked]
+    assert states == ["active"] * 3
+    assert sorted(requests) == sorted(
+        [API_PREFIX + "balance/query", *[API_PREFIX + "esim/query"] * 3]
+    )
 
 
 async def test_polling_errors_and_recovery(

@@ -251,10 +251,11 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         for line_id in unreadable - self._unreadable:
             if (subentry_id := line_ids.get(line_id)) is not None and subentry_id in subentries:
                 LOGGER.warning(
-                    "%s: the provider's answer for line %s cannot be understood; it is "
+                    "%s: the provider's answer for line %s cannot be understood (%s); it is "
                     "shown as unavailable until it can",
                     self.config_entry.title,
                     subentries[subentry_id].title,
+                    snapshot.unreadable_reasons.get(line_id, "no reason given"),
                 )
         for line_id in self._unreadable - unreadable:
             if (subentry_id := line_ids.get(line_id)) is not None and subentry_id in subentries:

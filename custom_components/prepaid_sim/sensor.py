@@ -75,12 +75,20 @@ class PrepaidSimSensorEntityDescription(SensorEntityDescription, LineEntityDescr
     attrs_fn: Callable[[Line, PrepaidSimData], dict[str, Any]] | None = None
 
 
+def _daily_allowance(line: Line, data: PrepaidSimData) -> dict[str, Any]:
+    """Return a daily plan's allowance per day, in bytes (nothing for other plans)."""
+    if line.daily_data_bytes is None:
+        return {}
+    return {"daily_data_bytes": line.daily_data_bytes}
+
+
 def _data_size(
     key: str,
     value_fn: Callable[[Line, PrepaidSimData], StateType],
     state_class: SensorStateClass | None = None,
     *,
     ignores_usage: bool = False,
+    attrs_fn: Callable[[Line, PrepaidSimData], dict[str, Any]] | None = None,
 ) -> PrepaidSimSensorEntityDescription:
     """Describe a data-size sensor: bytes natively, shown in binary gigabytes."""
     return PrepaidSimSensorEntityDescription(
@@ -93,6 +101,7 @@ def _data_size(
         suggested_unit_of_measurement=UnitOfInformation.GIBIBYTES,
         suggested_display_precision=2,
         value_fn=value_fn,
+        attrs_fn=attrs_fn,
         essential=True,
         ignores_usage=ignores_usage,
     )
@@ -106,7 +115,14 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
     _data_size(
         "data_used", lambda line, _: line.data_used_bytes, SensorStateClass.TOTAL_INCREASING
     ),
-    _data_size("data_total", lambda line, _: line.data_total_bytes, ignores_usage=True),
+    # A daily plan has no total over the plan (unknown, as for unlimited plans); its
+    # allowance per day is an attribute.
+    _data_size(
+        "data_total",
+        lambda line, _: line.data_total_bytes,
+        ignores_usage=True,
+        attrs_fn=_daily_allowance,
+    ),
     PrepaidSimSensorEntityDescription(
         key="balance",
         translation_key="balance",

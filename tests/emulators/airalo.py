@@ -37,7 +37,7 @@ from typing import Final, Literal
 
 from aiohttp import web
 
-from .server import HOST, EmulatorServer, TokenApiFaultMode, over_limit
+from .server import HOST, EmulatorServer, ImplausibleValue, TokenApiFaultMode, over_limit
 
 API_PREFIX: Final = "/v2"
 DEFAULT_CLIENT_ID: Final = "airalo-test-client"
@@ -425,6 +425,16 @@ class AiraloEmulator(EmulatorServer):
         )
         self.sims[sim.iccid] = sim
         return sim
+
+    def serve_implausible(self, iccid: str, value: ImplausibleValue) -> None:
+        """Make the usage of one eSIM report an impossible ``value`` from now on (MB)."""
+        self.sims[iccid].usage_overrides |= {
+            "negative_size": {"remaining": -5},
+            "huge_size": {"total": 2_000_000_000, "remaining": 1_000_000_000},
+            "old_date": {"expired_at": "1999-12-31 00:00:00"},
+            "far_date": {"expired_at": "2101-01-02 00:00:00"},
+            "wrong_type": {"total": {"mb": 3072}},
+        }[value]
 
     def seed(self, count: int, *, rng: random.Random | None = None) -> list[EmulatedSim]:
         """Add ``count`` plausible eSIMs: mostly active, some unlimited, one recycled."""

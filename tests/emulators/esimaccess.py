@@ -34,7 +34,7 @@ from typing import Final, Literal
 
 from aiohttp import web
 
-from .server import HOST, EmulatorServer, over_limit
+from .server import HOST, EmulatorServer, ImplausibleValue, over_limit
 
 API_PREFIX: Final = "/api/v1/open/"
 DEFAULT_ACCESS_CODE: Final = "test-access-code"
@@ -424,6 +424,16 @@ class EsimAccessEmulator(EmulatorServer):
         )
         self.esims[esim.esim_tran_no] = esim
         return esim
+
+    def serve_implausible(self, esim_tran_no: str, value: ImplausibleValue) -> None:
+        """Make ``esim/query`` report an impossible ``value`` for one eSIM from now on."""
+        self.esims[esim_tran_no].overrides |= {
+            "negative_size": {"totalVolume": -1},
+            "huge_size": {"totalVolume": 2 * 10**15},
+            "old_date": {"expiredTime": "1999-12-31T00:00:00+0000"},
+            "far_date": {"expiredTime": "2101-01-02T00:00:00+0000"},
+            "wrong_type": {"orderUsage": {"bytes": 1024}},
+        }[value]
 
     def seed(self, count: int, *, rng: random.Random | None = None) -> list[EmulatedEsim]:
         """Add ``count`` plausible eSIMs in a realistic mix of states."""

@@ -31,7 +31,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .server import EmulatorServer
+from .server import EmulatorServer, ImplausibleValue
 
 API_PREFIX = "/v2.4"
 MB = 1_000_000
@@ -478,6 +478,16 @@ class EsimGoEmulator(EmulatorServer):
         )
         self.esims[iccid].assignments.append(assignment)
         return assignment
+
+    def serve_implausible(self, iccid: str, value: ImplausibleValue) -> None:
+        """Make the latest bundle assignment of one eSIM report an impossible ``value``."""
+        self.esims[iccid].assignments[-1].overrides |= {
+            "negative_size": {"remainingQuantity": -5},
+            "huge_size": {"initialQuantity": 2 * 10**15, "remainingQuantity": 10**15 + 1},
+            "old_date": {"endTime": "1999-12-31T00:00:00Z"},
+            "far_date": {"endTime": "2101-01-02T00:00:00Z"},
+            "wrong_type": {"initialQuantity": [1_000_000_000]},
+        }[value]
 
     def fail_next(
         self,

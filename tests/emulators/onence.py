@@ -40,7 +40,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .server import HOST, EmulatorServer, TokenApiFaultMode, over_limit
+from .server import HOST, EmulatorServer, ImplausibleValue, TokenApiFaultMode, over_limit
 
 API_PREFIX: Final = "/management-api"
 DEFAULT_CLIENT_ID: Final = "1nce-api-user"
@@ -107,8 +107,9 @@ class EmulatedSim:
     expiry_date: datetime | None = None
     last_volume_added: Decimal = Decimal(500)
     last_status_change: datetime | None = None
-    # Fields forced into the quota answer, to build odd records.
+    # Fields forced into the quota answer and the SIM record, to build odd records.
     quota_overrides: dict[str, object] = field(default_factory=dict)
+    sim_overrides: dict[str, object] = field(default_factory=dict)
     # Answer the quota with this status and message instead (e.g. 422 for an expired SIM).
     quota_error: tuple[int, str] | None = None
 
@@ -141,7 +142,7 @@ class EmulatedSim:
             "current_quota_SMS": 250,
             "quota_status_SMS": {"id": 0, "description": "MORE_THAN_20_PERCENT_LEFT"},
             "label": self.label,
-        }
+        } | self.sim_overrides
 
     def quota_json(self, now: datetime) -> dict[str, object]:
         """Return the ``GET /v1/sims/{iccid}/quota/data`` answer."""
@@ -312,9 +313,14 @@ class OnenceEmulator(EmulatorServer):
         volume_mb: int | Decimal | str = 350,
         total_volume_mb: int | Decimal | str = 500,
         expires_in: timedelta | None = timedelta(days=3650),
+        activated: bool = True,
         quota_overrides: Mapping[str, object] | None = None,
+        sim_overrides: Mapping[str, object] | None = None,
     ) -> EmulatedSim:
-        """Add a SIM; ``volume_mb`` may be negative (an overdraft), ``expires_in`` past."""
+        """Add a SIM; ``volume_mb`` may be negative (an overdraft), ``expires_in`` past.
+
+        ``activated`` False leaves ``activation_date`` null (a SIM never switched on).
+        """
         number = next(self._serial)
         now = self.clock()
         sim = EmulatedSim(
@@ -323,12 +329,13 @@ class OnenceEmulator(EmulatorServer):
             msisdn=f"88236{number:08d}",
             label=label,
             status=status,
-            activation_date=now - timedelta(days=30),
+            activation_date=now - timedelta(days=30) if activated else None,
             volume_mb=Decimal(volume_mb),
             total_volume_mb=Decimal(total_volume_mb),
             expiry_date=None if expires_in is None else now + expires_in,
             last_status_change=now - timedelta(days=30),
             quota_overrides=dict(quota_overrides or {}),
+            sim_overrides=dict(sim_overrides or {}),
         )
         self.sims[sim.iccid] = sim
         return sim
@@ -353,6 +360,19 @@ class OnenceEmulator(EmulatorServer):
         )
         self.orders.append(order)
         return order
+
+    def serve_implausible(self, iccid: str, value: ImplausibleValue) -> None:
+        """Make the data quota of one SIM report an impossible ``value`` from now on (MB).
+
+        A negative ``volume`` is documented (an overdraft): the negative size is the total.
+        """
+        self.sims[iccid].quota_overrides |= {
+            "negative_size": {"total_volume": -500},
+            "huge_size": {"total_volume": 2_000_000_000},
+            "old_date": {"expiry_date": "1999-12-31T00:00:00.000Z"},
+            "far_date": {"expiry_date": "2101-01-02T00:00:00.000Z"},
+            "wrong_type": {"volume": [350]},
+        }[value]
 
     def seed(self, count: int, *, rng: random.Random | None = None) -> list[EmulatedSim]:
         """Add ``count`` plausible SIMs: mostly healthy, some low, overdrawn or disabled."""

@@ -26,6 +26,28 @@ COMMON_FAULT_MODES: Final = frozenset({"redirect", "oversize"})
 OVERSIZE_BYTES: Final = 5 * 1024 * 1024
 _OVERSIZE_CHUNK: Final = b" " * 65536
 
+# Values no provider could mean, which every emulator can serve for one line (its
+# ``serve_implausible``): the client must call that line unreadable and read the others.
+type ImplausibleValue = Literal[
+    # A data size below zero.
+    "negative_size",
+    # A data size above a petabyte.
+    "huge_size",
+    # An expiry before 2000.
+    "old_date",
+    # An expiry after 2100.
+    "far_date",
+    # A data size of the wrong JSON type (an object where a number belongs).
+    "wrong_type",
+]
+IMPLAUSIBLE_VALUES: Final[tuple[ImplausibleValue, ...]] = (
+    "negative_size",
+    "huge_size",
+    "old_date",
+    "far_date",
+    "wrong_type",
+)
+
 # How the emulators of the OAuth token APIs (Airalo, 1NCE) fail the next request of a route.
 type TokenApiFaultMode = Literal[
     # Apply the request (order a top-up), then close the connection without answering.

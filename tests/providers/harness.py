@@ -21,7 +21,7 @@ from custom_components.prepaid_sim.providers.esimgo import EsimGoProvider
 from custom_components.prepaid_sim.providers.onence import OnenceProvider
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators import airalo, esimaccess, esimgo, onence
-from tests.emulators.server import EmulatorServer
+from tests.emulators.server import EmulatorServer, ImplausibleValue
 
 from .conftest import FakeClock
 
@@ -59,6 +59,10 @@ class Harness:
     fail_token: FaultSwitch | None = None
     # Set the answer's Retry-After of the "rate_limit" fault.
     set_retry_after: Callable[[int], None]
+    # Add another healthy line to the account; return its line id.
+    add_line: Callable[[], str]
+    # Make the account report an impossible value for one line, from now on.
+    serve_implausible: Callable[[str, ImplausibleValue], None]
 
     async def package(self) -> Package:
         """Return a package the line can buy."""
@@ -99,6 +103,8 @@ async def _esimaccess(session: aiohttp.ClientSession, clock: FakeClock) -> Async
             fail_purchase=lambda mode: emu.fail_next.update({"esim/topup": mode}),
             fail_line_read=lambda mode: emu.fail_next.update({"esim/query": mode}),
             set_retry_after=set_retry_after,
+            add_line=lambda: emu.add_esim().esim_tran_no,
+            serve_implausible=emu.serve_implausible,
         )
 
 
@@ -139,6 +145,8 @@ async def _esimgo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
             fail_purchase=fail("/orders", "POST"),
             fail_line_read=fail("/esims", "GET"),
             set_retry_after=set_retry_after,
+            add_line=emu.add_esim,
+            serve_implausible=emu.serve_implausible,
         )
 
 
@@ -176,6 +184,8 @@ async def _airalo(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
             fail_line_read=lambda mode: emu.fail_next.update({"usage": mode}),
             fail_token=lambda mode: emu.fail_next.update({"token": mode}),
             set_retry_after=set_retry_after,
+            add_line=lambda: emu.add_sim().iccid,
+            serve_implausible=emu.serve_implausible,
         )
 
 
@@ -213,6 +223,8 @@ async def _onence(session: aiohttp.ClientSession, clock: FakeClock) -> AsyncIter
             fail_line_read=lambda mode: emu.fail_next.update({"quota": mode}),
             fail_token=lambda mode: emu.fail_next.update({"token": mode}),
             set_retry_after=set_retry_after,
+            add_line=lambda: emu.add_sim().iccid,
+            serve_implausible=emu.serve_implausible,
         )
 
 

@@ -107,18 +107,81 @@ async def test_list_lines_reads_every_page(emulator: EsimAccessEmulator) -> None
 
 
 async def test_fetch_request_count_follows_the_formula(emulator: EsimAccessEmulator) -> None:
-    """A refresh costs 1 balance/query + ceil(N / 500) pages, whatever is tracked."""
+    """A refresh costs 1 balance/query + min(M, ceil(E / 500)) esim/query requests."""
     esims = [emulator.add_esim() for _ in range(1001)]
+    pages = math.ceil(1001 / PAGE_SIZE)
+    tracked = [esims[0].esim_tran_no, esims[-1].esim_tran_no]
+    everything_but_one = [esim.esim_tran_no for esim in esims[:-1]]
     async with client(emulator) as provider:
-        snapshot = await provider.async_fetch([esims[0].esim_tran_no, esims[-1].esim_tran_no])
-        assert set(snapshot.lines) == {esims[0].esim_tran_no, esims[-1].esim_tran_no}
+        snapshot = await provider.async_fetch(tracked)
+        assert set(snapshot.lines) == set(tracked)
         assert emulator.requests_to("balance/query") == 1
-        assert emulator.requests_to("esim/query") == 3
-        assert len(emulator.request_log) == 1 + math.ceil(1001 / PAGE_SIZE)
+        # The account size is not known yet: page 1 (which holds the first line), then the
+        # other line by itself rather than the two remaining pages.
+        assert emulator.requests_to("esim/query") == 2
+        emulator.request_log.clear()
+        snapshot = await provider.async_fetch(tracked)
+        assert set(snapshot.lines) == set(tracked)
+        # Now known: two lines by themselves beat three pages.
+        assert len(emulator.request_log) == 1 + min(len(tracked), pages)
+        emulator.request_log.clear()
+        snapshot = await provider.async_fetch(everything_but_one)
+        assert len(snapshot.lines) == 1000
+        # Many lines: paging is cheaper.
+        assert len(emulator.request_log) == 1 + pages
         emulator.request_log.clear()
         empty = await provider.async_fetch([])
     assert empty.lines == {}
     assert emulator.request_log == [API_PREFIX + "balance/query"]
+
+
+async def test_few_tracked_of_a_large_account_are_read_one_by_one(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """3 tracked of 5,000 eSIMs cost 1 + 3 requests (5 the first time), not 1 + 10 pages."""
+    esims = [emulator.add_esim() for _ in range(5000)]
+    tracked = [esims[index].esim_tran_no for index in (1200, 2600, 4999)]
+    gone = "26129999999999"
+    async with client(emulator) as provider:
+        first = await provider.async_fetch(tracked)
+        first_requests = list(emulator.request_log)
+        emulator.request_log.clear()
+        again = await provider.async_fetch(tracked)
+        again_requests = list(emulator.request_log)
+        emulator.request_log.clear()
+        with_gone = await provider.async_fetch([*tracked, gone])
+    assert set(first.lines) == set(again.lines) == set(tracked)
+    assert again.lines == first.lines
+    # The first refresh learns the account's size from page 1, then asks for each line.
+    assert len(first_requests) == 1 + 1 + 3
+    assert len(again_requests) == 1 + 3
+    assert again_requests.count(API_PREFIX + "esim/query") == 3
+    # An eSIM asked for by its esimTranNo and not returned is missing, at no extra cost.
+    assert with_gone.missing_line_ids == {gone}
+    assert set(with_gone.lines) == set(tracked)
+    assert len(emulator.request_log) == 1 + 4
+
+
+async def test_ignored_esimtranno_filter_falls_back_to_paging(
+    emulator: EsimAccessEmulator,
+) -> None:
+    """An API that ignores the esimTranNo filter [I] is paged: every line is still found."""
+    emulator.filter_by_esim_tran_no = False
+    esims = [emulator.add_esim() for _ in range(1200)]
+    tracked = [esims[index].esim_tran_no for index in (700, 1100)]
+    pages = math.ceil(1200 / PAGE_SIZE)
+    async with client(emulator) as provider:
+        snapshots = [await provider.async_fetch(tracked)]
+        # Now the size is known, two lines by themselves look cheaper than three pages;
+        # the answers show the filter ignored, so this refresh pages after all.
+        snapshots.append(await provider.async_fetch(tracked))
+        emulator.request_log.clear()
+        snapshots.append(await provider.async_fetch([*tracked, "26129999999999"]))
+    for snapshot in snapshots:
+        assert set(snapshot.lines) == set(tracked)
+    assert snapshots[-1].missing_line_ids == {"26129999999999"}
+    # Once seen ignored, the filter is not tried again, not even for a missing line.
+    assert len(emulator.request_log) == 1 + pages
 
 
 async def test_fetch_normalizes_lines(emulator: EsimAccessEmulator) -> None:
@@ -166,10 +229,12 @@ async def test_fetch_normalizes_lines(emulator: EsimAccessEmulator) -> None:
     assert snapshot.lines[revoked.esim_tran_no].status is LineStatus.SUSPENDED
     assert snapshot.lines[odd.esim_tran_no].status is LineStatus.UNKNOWN
 
+    # dataType 2: 1 GiB a day, no total over the plan (as every provider's daily plan).
     day_plan = snapshot.lines[daily.esim_tran_no]
     assert day_plan.status is LineStatus.ACTIVE
     assert day_plan.unlimited is True
-    assert day_plan.data_total_bytes == 1 * GIB
+    assert day_plan.daily_data_bytes == 1 * GIB
+    assert day_plan.data_total_bytes is None
     assert day_plan.data_used_bytes == 2 * GIB + 512 * MIB
     assert day_plan.data_remaining_bytes is None
 
@@ -632,6 +697,13 @@ async def test_unreadable_field_values_isolate_the_line(emulator: EsimAccessEmul
         {"expiredTime": 1e20},
         {"expiredTime": "9999-12-31T23:59:59-01:00"},
         {"packageList": ["the plan"]},
+        # Impossible values of the right type (see plausible.py).
+        {"esimStatus": 1},
+        {"totalVolume": 10**15 + 1},
+        {"orderUsage": 2 * 10**15},
+        {"expiredTime": "1999-12-31T23:59:59+0000"},
+        {"expiredTime": "2101-01-01T00:00:00+0000"},
+        {"expiredTime": 0},
     ]
     broken = [emulator.add_esim(overrides=values) for values in odd_values]
     async with client(emulator) as provider:

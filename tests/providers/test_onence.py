@@ -174,6 +174,69 @@ async def test_fetch_normalizes_lines(emulator: OnenceEmulator, clock: FakeClock
     assert emulator.calls("quota") == len(sims)
 
 
+async def test_disabled_sims_say_why(emulator: OnenceEmulator, clock: FakeClock) -> None:
+    """A Disabled SIM is expired, out of data, never activated or suspended: told apart."""
+    switched_off = emulator.add_sim(status="Disabled")
+    never_activated = emulator.add_sim(status="Disabled", activated=False)
+    lifetime_over = emulator.add_sim(status="Disabled", expires_in=timedelta(days=-3))
+    quota_over = emulator.add_sim(
+        status="Disabled", quota_overrides={"status": {"id": 3, "description": "EXPIRED"}}
+    )
+    out_of_data = emulator.add_sim(status="Disabled", volume_mb=0)
+    sims = [switched_off, never_activated, lifetime_over, quota_over, out_of_data]
+    async with client(emulator, clock) as provider:
+        snapshot = await provider.async_fetch([sim.iccid for sim in sims])
+    statuses = {sim.iccid: snapshot.lines[sim.iccid].status for sim in sims}
+    assert statuses == {
+        switched_off.iccid: LineStatus.SUSPENDED,
+        never_activated.iccid: LineStatus.NOT_ACTIVE,
+        lifetime_over.iccid: LineStatus.EXPIRED,
+        quota_over.iccid: LineStatus.EXPIRED,
+        # Out of data, not expired: a top-up brings it back (1NCE refuses expired SIMs).
+        out_of_data.iccid: LineStatus.DEPLETED,
+    }
+
+
+async def test_few_tracked_of_a_large_account_are_read_one_by_one(
+    emulator: OnenceEmulator, clock: FakeClock
+) -> None:
+    """3 tracked of 1,000 SIMs: 3 SIM reads + 3 quotas, not 10 listing pages + 3 quotas."""
+    sims = [emulator.add_sim() for _ in range(1000)]
+    tracked = [sims[index].iccid for index in (150, 620, 999)]
+    async with client(emulator, clock) as provider:
+        first = await provider.async_fetch(tracked)
+        first_calls = {route: emulator.calls(route) for route in ("sims", "sim", "quota")}
+        emulator.request_log.clear()
+        again = await provider.async_fetch(tracked)
+        again_routes = [record.route for record in emulator.request_log]
+        emulator.request_log.clear()
+        many = await provider.async_fetch([sim.iccid for sim in sims[::50]])
+    assert set(first.lines) == set(again.lines) == set(tracked)
+    assert again.lines == first.lines
+    # The first refresh learns the account's size from page 1, then reads each SIM.
+    assert first_calls == {"sims": 1, "sim": 3, "quota": 3}
+    assert sorted(again_routes) == ["quota"] * 3 + ["sim"] * 3
+    # 20 tracked SIMs over every page: the 10 listing pages are cheaper than 20 SIM reads.
+    assert len(many.lines) == 20
+    assert emulator.calls("sims") == 10
+    assert emulator.calls("sim") == 0
+
+
+async def test_without_paging_headers_the_listing_is_paged(
+    emulator: OnenceEmulator, clock: FakeClock
+) -> None:
+    """With no X-Total-Count/X-Total-Pages the account's size is unknown: page it all."""
+    emulator.paging_headers = False
+    sims = [emulator.add_sim() for _ in range(250)]
+    tracked = [sims[120].iccid, sims[240].iccid]
+    async with client(emulator, clock) as provider:
+        for _ in range(2):
+            snapshot = await provider.async_fetch(tracked)
+            assert set(snapshot.lines) == set(tracked)
+    assert emulator.calls("sims") == 2 * 3
+    assert emulator.calls("sim") == 0
+
+
 async def test_fetch_of_nothing_costs_nothing(emulator: OnenceEmulator, clock: FakeClock) -> None:
     """No tracked line: no request, not even a token."""
     async with client(emulator, clock) as provider:
@@ -220,14 +283,15 @@ async def test_sim_slipping_between_pages_is_found(
         emulator.fail_next["sims"] = "malformed"
         with pytest.raises(ProviderUnavailableError):
             await provider.async_fetch([sim.iccid])
-        original = provider._all_sims
+        original = provider._sims_page
 
-        async def listing_without_it() -> dict[str, Mapping[str, object]]:
-            sims = dict(await original())
-            sims.pop(sim.iccid)
-            return sims
+        async def page_without_it(
+            number: int,
+        ) -> tuple[list[Mapping[str, object]], int | None]:
+            rows, pages = await original(number)
+            return [row for row in rows if row.get("iccid") != sim.iccid], pages
 
-        provider._all_sims = listing_without_it  # type: ignore[method-assign]
+        provider._sims_page = page_without_it  # type: ignore[method-assign]
         snapshot = await provider.async_fetch([sim.iccid])
     assert set(snapshot.lines) == {sim.iccid}
     assert emulator.calls("sim") == 1

@@ -40,6 +40,7 @@ import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 import hashlib
 import logging
@@ -70,7 +71,6 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
-    line_ref,
     pick_refresh_error as _pick_error,
     redact_identifiers,
 )
@@ -90,6 +90,7 @@ from .http import (
     to_utc,
 )
 from .oauth import BearerToken
+from .plausible import check_line, check_size, expect_json
 from .ratelimit import RateLimiter
 from .urls import with_api_path
 
@@ -201,6 +202,8 @@ class _Reading:
 
     outcome: _Outcome
     line: Line | None = None
+    # Why the line could not be read (UNREADABLE), free of identifiers.
+    reason: str | None = None
 
 
 class AccountState:
@@ -364,14 +367,24 @@ def _status(
     return status
 
 
+def _size(megabytes: Decimal | None, field: str) -> int | None:
+    """Turn a usage figure in MB into bytes; raise for an impossible size (see plausible)."""
+    size = _megabytes(megabytes)
+    return None if size is None else check_size(size, field)
+
+
 def _line(iccid: str, name: str, plan: str | None, data: Mapping[str, object]) -> Line | None:
-    """Normalize a ``/sims/{iccid}/usage`` answer; None when the eSIM was recycled."""
-    word = (_as_str(data.get("status")) or "").upper()
+    """Normalize a ``/sims/{iccid}/usage`` answer; None when the eSIM was recycled.
+
+    Raises ``_MalformedError`` for a value of the wrong type or out of any plausible range
+    (see ``plausible``). A time in a shape not understood is tolerated as no expiry [I].
+    """
+    word = (_as_str(expect_json(data.get("status"), "status", str)) or "").upper()
     if word == _RECYCLED_STATE:
         return None
     total_mb = _as_decimal(data.get("total"))
     remaining_mb = _as_decimal(data.get("remaining"))
-    flag = _as_bool(data.get("is_unlimited"))
+    flag = _as_bool(expect_json(data.get("is_unlimited"), "is_unlimited", bool, int, str))
     zero = total_mb == 0 and remaining_mb == 0
     # "For unlimited plans remaining/total are 0 and should be ignored" [R]; without the
     # flag, 0/0 can only be such a plan: a metered plan always has a size [I].
@@ -381,30 +394,32 @@ def _line(iccid: str, name: str, plan: str | None, data: Mapping[str, object]) -
         # [I] An unlimited plan that reports a non-zero figure is a fair-use allowance:
         # keep its size and use, never a "remaining" that would read as data left.
         if total_mb:
-            total = _megabytes(total_mb)
-            left = _megabytes(remaining_mb)
-            used = None if total is None or left is None else max(total - max(left, 0), 0)
+            total = _size(total_mb, "total")
+            left = _size(remaining_mb, "remaining")
+            used = None if total is None or left is None else max(total - left, 0)
     elif not zero:
-        total = _megabytes(total_mb)
-        left = _megabytes(remaining_mb)
+        total = _size(total_mb, "total")
+        left = _size(remaining_mb, "remaining")
         if total is None or left is None:
             raise _MalformedError("usage without total or remaining")
-        remaining = max(left, 0)
+        remaining = left
         used = max(total - remaining, 0)
     # else: the plan says it is metered but reports 0/0; the figures mean nothing [I].
-    expires_at = parse_time(data.get("expired_at"))
-    return Line(
-        line_id=iccid,
-        name=name,
-        status=_status(word, unlimited=unlimited, remaining=remaining, expires_at=expires_at),
-        plan_name=plan,
-        unlimited=unlimited,
-        data_total_bytes=total,
-        data_used_bytes=used,
-        data_remaining_bytes=remaining,
-        expires_at=expires_at,
-        iccid=iccid,
-        usage_updated_at=datetime.now(UTC),
+    expires_at = parse_time(expect_json(data.get("expired_at"), "expired_at", str, int, float))
+    return check_line(
+        Line(
+            line_id=iccid,
+            name=name,
+            status=_status(word, unlimited=unlimited, remaining=remaining, expires_at=expires_at),
+            plan_name=plan,
+            unlimited=unlimited,
+            data_total_bytes=total,
+            data_used_bytes=used,
+            data_remaining_bytes=remaining,
+            expires_at=expires_at,
+            iccid=iccid,
+            usage_updated_at=datetime.now(UTC),
+        )
     )
 
 
@@ -787,21 +802,17 @@ class AiraloProvider(Provider):
             return _Reading(_Outcome.MISSING)
         if reply.status == 404:
             return _Reading(_Outcome.MISSING)
+        # Not logged here: the snapshot says why, and the integration logs it once when
+        # the line turns unreadable rather than on every read.
         payload = _payload(reply) if reply.ok else None
         if payload is None:
-            _LOGGER.warning("Airalo answered %s to the usage of %s", reply.status, line_ref(iccid))
-            return _Reading(_Outcome.UNREADABLE)
+            return _Reading(_Outcome.UNREADABLE, reason=f"usage answered HTTP {reply.status}")
         try:
             line = _line(
                 iccid, self._names.get(iccid) or _line_name(iccid), self._plans.get(iccid), payload
             )
         except _MalformedError as err:
-            _LOGGER.warning(
-                "Airalo sent an unreadable usage for %s: %s",
-                line_ref(iccid),
-                redact_identifiers(str(err)),
-            )
-            return _Reading(_Outcome.UNREADABLE)
+            return _Reading(_Outcome.UNREADABLE, reason=redact_identifiers(f"usage: {err}"))
         if line is None:
             state.recycled = True
             return _Reading(_Outcome.MISSING)
@@ -829,7 +840,7 @@ class AiraloProvider(Provider):
         assert isinstance(wallet, Money)
         lines: dict[str, Line] = {}
         missing: set[str] = set()
-        unreadable: set[str] = set()
+        unreadable: dict[str, str] = {}
         for iccid in wanted:
             reading = self._usage[iccid].reading
             if reading is not None and reading.outcome is _Outcome.MISSING:
@@ -837,7 +848,11 @@ class AiraloProvider(Provider):
             elif reading is None or reading.outcome is _Outcome.UNREADABLE or reading.line is None:
                 # No reading yet: Airalo still holds this ICCID's usage (read by an earlier
                 # run within 15 minutes); the line shows once it may be read again.
-                unreadable.add(iccid)
+                unreadable[iccid] = (
+                    reading.reason
+                    if reading is not None and reading.reason
+                    else "Airalo holds this line's usage for now (one read per 15 minutes)"
+                )
             else:
                 lines[iccid] = reading.line
         return Snapshot(
@@ -845,6 +860,7 @@ class AiraloProvider(Provider):
             lines=lines,
             missing_line_ids=frozenset(missing),
             unreadable_line_ids=frozenset(unreadable),
+            unreadable_reasons=unreadable,
         )
 
     # --- packages and purchase ---------------------------------------------------------------

@@ -161,6 +161,10 @@ class Snapshot:
     missing_line_ids: frozenset[str] = frozenset()
     # Tracked lines the provider returned but that could not be understood.
     unreadable_line_ids: frozenset[str] = frozenset()
+    # Why, per unreadable line where the client can say (free of identifiers): for the one
+    # log entry the integration writes when a line turns unreadable. Not compared: only
+    # whether a line reads decides what entities show.
+    unreadable_reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
     # Not compared: an unchanged account must compare equal so no state is rewritten.
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 

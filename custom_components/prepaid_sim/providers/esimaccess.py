@@ -4,16 +4,18 @@ The partner API is ``POST`` + JSON under ``/api/v1/open/...``. Errors arrive as 
 with ``success: false``; money is an integer times 10,000; data is in bytes; times are UTC.
 Lines are keyed by ``esimTranNo`` because ICCIDs are reused.
 
-Request budget of ``async_fetch`` (N = every eSIM on the account, ``pager.total``; the API
-has no "these esimTranNos" batch read, so tracked lines are picked out of the full list)::
+Request budget of ``async_fetch`` (M tracked eSIMs, E every eSIM on the account,
+``P = max(1, ceil(E / 500))`` pages of ``esim/query``)::
 
-    requests = 1 (balance/query) + max(1, ceil(N / 500))   (esim/query pages of 500)
-               + min(M, 5)                                 (only if M > 0)
+    requests = 1 (balance/query) + min(M, P)
 
-where M is the number of tracked lines absent from the list: each is asked for once by
-esimTranNo before it is reported missing. Just 1 request when no line is tracked.
-``async_list_lines`` makes ``max(1, ceil(N / 500))`` requests. Usage itself lags 2-3 h at
-the provider, so polling faster than ``UPDATE_INTERVAL`` buys nothing.
+M < P reads each tracked eSIM by esimTranNo (one ``esim/query`` each); otherwise the pages
+are read and the tracked eSIMs picked out (plus up to 5 direct looks, ``MAX_MISSING_CHECKS``,
+for tracked eSIMs absent from the pages before they are called missing). The first refresh
+does not know E yet: it reads page 1, then ``min(K, P - 1)`` more, K being the tracked
+eSIMs not on page 1. 3 tracked of 5,000 eSIMs cost 4 requests (5 the first time), not 11.
+Just 1 request when no line is tracked. ``async_list_lines`` makes P requests. Usage itself
+lags 2-3 h at the provider, so polling faster than ``UPDATE_INTERVAL`` buys nothing.
 
 Facts the docs do not state are marked ``[I]`` in comments below: the code tolerates both
 readings where it can.
@@ -29,7 +31,6 @@ from decimal import Decimal, InvalidOperation
 import hashlib
 import hmac
 import json
-import math
 import re
 import time
 from typing import Final
@@ -55,10 +56,12 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
+    redact_identifiers,
 )
 from .http import (
     UNUSABLE_ANSWER_ERRORS,
     HttpReply,
+    MalformedError as _MalformedError,
     TransportError,
     exchange,
     from_epoch,
@@ -66,6 +69,8 @@ from .http import (
     parse_retry_after,
     to_utc,
 )
+from .paging import page_count, per_line_is_cheaper
+from .plausible import check_line, check_size, expect_json
 from .ratelimit import RateLimiter
 from .urls import check_base_url
 
@@ -113,10 +118,8 @@ _DURATION_UNITS: Final[Mapping[str, timedelta]] = {
 }
 
 type JsonObject = Mapping[str, object]
-
-
-class _MalformedError(Exception):
-    """A record did not have the shape the docs describe."""
+# One page of esim/query: its records, ``pager.total`` and how many items it held.
+type _Page = tuple[list[JsonObject], int | None, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,8 +349,8 @@ def _status(
     record: JsonObject, *, expires_at: datetime | None, daily: bool, total: int, used: int
 ) -> LineStatus:
     """Map esimStatus/smdpStatus (and the expiry) to a ``LineStatus``."""
-    esim_status = (_opt_str(record.get("esimStatus")) or "").upper()
-    smdp_status = (_opt_str(record.get("smdpStatus")) or "").upper()
+    esim_status = (_opt_str(expect_json(record.get("esimStatus"), "esimStatus", str)) or "").upper()
+    smdp_status = (_opt_str(expect_json(record.get("smdpStatus"), "smdpStatus", str)) or "").upper()
     if esim_status in _SUSPENDED_STATES:
         return LineStatus.SUSPENDED
     if esim_status in _EXPIRED_STATES:
@@ -368,30 +371,51 @@ def _status(
     return LineStatus.UNKNOWN
 
 
+def _size(record: JsonObject, field: str) -> int:
+    """Read a data size in bytes; raise, naming the field, for a bad or impossible one."""
+    try:
+        value = _int(record.get(field))
+    except _MalformedError as err:
+        raise _MalformedError(f"{field}: {err}") from err
+    return check_size(value, field)
+
+
+def _usage(record: JsonObject) -> int:
+    """Read ``orderUsage``, the bytes used so far."""
+    return _size(record, _USAGE_KEY)
+
+
 def _line(record: JsonObject) -> Line:
-    """Normalize one ``esimList`` record; raises ``_MalformedError`` on a bad record."""
+    """Normalize one ``esimList`` record; raises ``_MalformedError`` on a bad record.
+
+    A daily plan (``dataType`` 2) is modelled as every provider's daily plan is: its
+    ``totalVolume`` is the allowance of one day [I: the docs say "daily limit" only], in
+    ``daily_data_bytes``; over the whole plan the line is unlimited (``unlimited``, no
+    total and no "remaining" that could read as the data left until expiry).
+    """
     line_id = _str(record.get("esimTranNo"))
-    total = _int(record.get("totalVolume"))
-    used = _int(record.get(_USAGE_KEY))
+    volume = _size(record, "totalVolume")
+    used = _usage(record)
     expires_at = parse_time(record.get("expiredTime"))
     data_type = _opt_int(record.get("dataType"))
     first = _first_package(record)
-    # dataType 2 is a daily allowance: totalVolume is not a cap on the whole plan, so there
-    # is no meaningful "remaining" for the plan.
     daily = data_type == _DAILY_DATA_TYPE
-    return Line(
-        line_id=line_id,
-        name=_line_name(record),
-        status=_status(record, expires_at=expires_at, daily=daily, total=total, used=used),
-        plan_name=_plan_name(record),
-        package_id=None if first is None else _opt_str(first.get("packageCode")),
-        unlimited=daily,
-        data_total_bytes=total,
-        data_used_bytes=used,
-        data_remaining_bytes=None if daily else max(total - used, 0),
-        expires_at=expires_at,
-        iccid=_opt_str(record.get("iccid")),
-        phone_number=_opt_str(record.get("msisdn")),
+    return check_line(
+        Line(
+            line_id=line_id,
+            name=_line_name(record),
+            status=_status(record, expires_at=expires_at, daily=daily, total=volume, used=used),
+            plan_name=_plan_name(record),
+            package_id=None if first is None else _opt_str(first.get("packageCode")),
+            unlimited=daily,
+            data_total_bytes=None if daily else volume,
+            data_used_bytes=used,
+            data_remaining_bytes=None if daily else max(volume - used, 0),
+            daily_data_bytes=volume if daily else None,
+            expires_at=expires_at,
+            iccid=_opt_str(record.get("iccid")),
+            phone_number=_opt_str(record.get("msisdn")),
+        )
     )
 
 
@@ -409,7 +433,7 @@ def _with_usage(line: Line, record: JsonObject) -> Line:
     What the usage decides: the used and remaining data, and the status (a fixed allowance
     used up, or an expiry passed since). Same results as ``_line(record)``, for less.
     """
-    used = _int(record.get(_USAGE_KEY))
+    used = _usage(record)
     total = line.data_total_bytes or 0
     daily = line.unlimited
     return replace(
@@ -476,6 +500,11 @@ class EsimAccessProvider(Provider):
         # The last record, the line read from it and when, per tracked eSIM.
         self._parsed: dict[str, tuple[JsonObject, Line, datetime]] = {}
         self._pending: dict[str, _PendingTopup] = {}
+        # How many eSIMs the account had at the last read of a whole-account page, and
+        # whether esim/query ignores the esimTranNo filter [I]: they decide between paging
+        # and asking for each tracked eSIM (see ``_tracked_records``).
+        self._account_size: int | None = None
+        self._filter_ignored = False
 
     # --- transport ------------------------------------------------------------------
 
@@ -546,9 +575,7 @@ class EsimAccessProvider(Provider):
 
     # --- reading --------------------------------------------------------------------
 
-    async def _query_page(
-        self, filters: JsonObject, page: int
-    ) -> tuple[list[JsonObject], int | None, int]:
+    async def _query_page(self, filters: JsonObject, page: int) -> _Page:
         """Read one page of ``esim/query``.
 
         Return its records, ``pager.total`` (None if absent [I]) and the raw item count.
@@ -564,14 +591,22 @@ class EsimAccessProvider(Provider):
             raise ProviderUnavailableError(f"unexpected esim/query answer: {err}") from err
         # A record that is not even an object cannot be tied to a line; drop it.
         records = [item for item in items if isinstance(item, Mapping)]
+        if not filters:
+            self._records.update(_by_id(records))
+            if total is not None:
+                # Any page of the whole account says how large it is (see _tracked_records).
+                self._account_size = total
         return records, total, len(items)
 
-    async def _query_all(self) -> list[JsonObject]:
-        """Read every eSIM on the account, following every page of ``pager.total``."""
-        first, total, count = await self._query_page({}, 1)
+    async def _query_all(self, first_page: _Page | None = None) -> list[JsonObject]:
+        """Read every eSIM on the account, following every page of ``pager.total``.
+
+        ``first_page`` is page 1 when it was already read.
+        """
+        first, total, count = first_page or await self._query_page({}, 1)
         pages: list[list[JsonObject]] = [first]
         if total is not None:
-            last = min(max(math.ceil(total / PAGE_SIZE), 1), MAX_PAGES)
+            last = min(page_count(total, PAGE_SIZE), MAX_PAGES)
             # Later pages are independent; the rate limiter keeps the burst under 8/s.
             rest = await asyncio.gather(*(self._query_page({}, n) for n in range(2, last + 1)))
             pages.extend(items for items, _, _ in rest)
@@ -592,17 +627,74 @@ class EsimAccessProvider(Provider):
                     records[key] = record
                 else:
                     unkeyed.append(record)
-        self._records.update(records)
         return [*records.values(), *unkeyed]
 
     async def _query_one(self, line_id: str) -> JsonObject | None:
-        """Ask ``esim/query`` for one esimTranNo (one request); None if not returned."""
+        """Ask ``esim/query`` for one esimTranNo (one request); None if not returned.
+
+        An answer that holds other eSIMs shows the filter was ignored [I]: from then on
+        this client reads the tracked eSIMs by paging only.
+        """
         records, _, _ = await self._query_page({"esimTranNo": line_id}, 1)
+        found: JsonObject | None = None
         for record in records:
             if record.get("esimTranNo") == line_id:
-                self._records[line_id] = record
-                return record
-        return None
+                found = self._records[line_id] = record
+            else:
+                self._filter_ignored = True
+        return found
+
+    async def _query_each(self, line_ids: Collection[str]) -> dict[str, JsonObject]:
+        """Ask for each eSIM by esimTranNo (one request each); return those found."""
+        ordered = sorted(line_ids)
+        found = await asyncio.gather(*(self._query_one(line_id) for line_id in ordered))
+        return {
+            line_id: record
+            for line_id, record in zip(ordered, found, strict=True)
+            if record is not None
+        }
+
+    def _reads_per_line(self, lines: int, pages: int | None) -> bool:
+        """Tell whether asking for ``lines`` eSIMs one by one beats ``pages`` more pages."""
+        return not self._filter_ignored and pages is not None and per_line_is_cheaper(lines, pages)
+
+    async def _tracked_records(self, wanted: Collection[str]) -> dict[str, JsonObject]:
+        """Return the records of the tracked eSIMs on the account, in the fewest requests.
+
+        Paging costs ``P = ceil(E / 500)`` requests whatever is tracked; asking by
+        esimTranNo costs one per eSIM, so M tracked eSIMs are asked for one by one when
+        M < P (see ``paging``). The account size E is known from an earlier page; before
+        that, page 1 tells it, and the tracked eSIMs not on it are asked for one by one when
+        that beats the remaining pages. An eSIM asked for by its esimTranNo and not
+        returned is missing.
+        """
+        known_pages = (
+            None if self._account_size is None else page_count(self._account_size, PAGE_SIZE)
+        )
+        if self._reads_per_line(len(wanted), known_pages):
+            found = await self._query_each(wanted)
+            if not self._filter_ignored:
+                return found
+        first = await self._query_page({}, 1)
+        by_id = _by_id(first[0])
+        absent = set(wanted) - by_id.keys()
+        more_pages = None if first[1] is None else page_count(first[1], PAGE_SIZE) - 1
+        if not absent:
+            return by_id
+        if self._reads_per_line(len(absent), more_pages):
+            by_id.update(await self._query_each(absent))
+            if not self._filter_ignored:
+                return by_id
+        by_id = _by_id(await self._query_all(first))
+        if self._filter_ignored:
+            return by_id  # asking for one eSIM would only read page 1 again
+        # Paging is not a snapshot: an eSIM removed meanwhile shifts the next page, so a
+        # record can slip between pages. Ask for a few absent ones directly before
+        # calling them missing (no cost when nothing is missing).
+        for line_id in sorted(set(wanted) - by_id.keys())[:MAX_MISSING_CHECKS]:
+            if (found_one := await self._query_one(line_id)) is not None:
+                by_id[line_id] = found_one
+        return by_id
 
     async def _query_line(self, line_id: str) -> JsonObject | None:
         """Read one eSIM by esimTranNo, or None if the account has no such eSIM.
@@ -611,7 +703,7 @@ class EsimAccessProvider(Provider):
         recommended for status checks [I]. If the answer does not contain the eSIM (the
         filter was ignored), fall back to the full list.
         """
-        if (record := await self._query_one(line_id)) is not None:
+        if not self._filter_ignored and (record := await self._query_one(line_id)) is not None:
             return record
         for record in await self._query_all():
             if record.get("esimTranNo") == line_id:
@@ -658,31 +750,22 @@ class EsimAccessProvider(Provider):
         wanted = set(line_ids)
         if not wanted:
             return Snapshot(wallet=await self._wallet(), lines={})
-        wallet, records = await asyncio.gather(self._wallet(), self._query_all())
-        by_id: dict[str, JsonObject] = {}
-        for record in records:
-            if isinstance(key := record.get("esimTranNo"), str):
-                by_id[key] = record
-        # Paging is not a snapshot: an eSIM removed meanwhile shifts the next page, so a
-        # record can slip between pages. Ask for a few absent ones directly before
-        # calling them missing (no cost when nothing is missing).
-        for line_id in sorted(wanted - by_id.keys())[:MAX_MISSING_CHECKS]:
-            if (found := await self._query_one(line_id)) is not None:
-                by_id[line_id] = found
+        wallet, by_id = await asyncio.gather(self._wallet(), self._tracked_records(wanted))
         lines, unreadable = self._read_lines(wanted & by_id.keys(), by_id)
         return Snapshot(
             wallet=wallet,
             lines=lines,
             missing_line_ids=frozenset(wanted - by_id.keys()),
             unreadable_line_ids=frozenset(unreadable),
+            unreadable_reasons=unreadable,
         )
 
     def _read_lines(
         self, line_ids: Collection[str], by_id: Mapping[str, JsonObject]
-    ) -> tuple[dict[str, Line], set[str]]:
-        """Turn the tracked records into lines; return them and the unreadable ids."""
+    ) -> tuple[dict[str, Line], dict[str, str]]:
+        """Turn the tracked records into lines; return them and why others are unreadable."""
         lines: dict[str, Line] = {}
-        unreadable: set[str] = set()
+        unreadable: dict[str, str] = {}
         now = datetime.now(UTC)
         parsed: dict[str, tuple[JsonObject, Line, datetime]] = {}
         for line_id in line_ids:
@@ -703,8 +786,8 @@ class EsimAccessProvider(Provider):
                     lines[line_id] = _with_usage(earlier[1], record)
                 else:
                     lines[line_id] = _line(record)
-            except _MalformedError:
-                unreadable.add(line_id)
+            except _MalformedError as err:
+                unreadable[line_id] = redact_identifiers(str(err))
             else:
                 parsed[line_id] = (record, lines[line_id], now)
         self._parsed = parsed
@@ -951,6 +1034,15 @@ class EsimAccessProvider(Provider):
             and expires > pending.expires_before
         )
         return {"packageCode": pending.package_id} if grew or more_data or later else None
+
+
+def _by_id(records: Sequence[JsonObject]) -> dict[str, JsonObject]:
+    """Key records by esimTranNo; records without one cannot be tied to a line."""
+    return {
+        key: record
+        for record in records
+        if isinstance(key := record.get("esimTranNo"), str) and key
+    }
 
 
 def _record_iccid(record: JsonObject) -> str | None:

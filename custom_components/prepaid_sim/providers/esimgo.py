@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import hashlib
 import itertools
-import logging
 import math
 import time
 from typing import Final, override
@@ -62,7 +61,6 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
-    line_ref,
     pick_refresh_error,
     redact_identifiers,
 )
@@ -77,10 +75,9 @@ from .http import (
     safe_decimal as _as_decimal,
     to_utc,
 )
+from .plausible import check_line, check_size, check_time, expect_json
 from .ratelimit import RateLimiter
 from .urls import with_api_path
-
-_LOGGER = logging.getLogger(__name__)
 
 ESIMGO_PROVIDER_KEY: Final = "esimgo"
 # The API version this client speaks; "the API is fixed" per version, so it is pinned.
@@ -319,7 +316,11 @@ def _parse_assignments(data: object) -> list[_Assignment]:
             raise _MalformedError("bundle without name or assignments")
         for raw in assignments:
             assignment = _as_dict(raw)
-            state = _as_str(assignment.get("bundleState")) if assignment else None
+            state = (
+                _as_str(expect_json(assignment.get("bundleState"), "bundleState", str))
+                if assignment
+                else None
+            )
             if assignment is None or state is None:
                 raise _MalformedError("assignment without bundleState")
             unlimited = _as_bool(assignment.get("unlimited"))
@@ -331,16 +332,33 @@ def _parse_assignments(data: object) -> list[_Assignment]:
                     description=_as_str(bundle.get("description")),
                     state=state.lower(),
                     unlimited=unlimited,
-                    initial=_as_int(assignment.get("initialQuantity")),
-                    remaining=_as_int(assignment.get("remainingQuantity")),
-                    assigned_at=_parse_time(assignment.get("assignmentDateTime")),
+                    initial=_quantity(assignment, "initialQuantity", unlimited=unlimited),
+                    remaining=_quantity(assignment, "remainingQuantity", unlimited=unlimited),
+                    assigned_at=_assignment_time(assignment, "assignmentDateTime"),
                     # [I] endTime is documented for the usage callback only; absent -> None.
-                    end_time=_parse_time(assignment.get("endTime")),
+                    end_time=_assignment_time(assignment, "endTime"),
                     reference=_as_str(assignment.get("assignmentReference"))
                     or _as_str(assignment.get("id")),
                 )
             )
     return result
+
+
+def _quantity(assignment: Mapping[str, object], field: str, *, unlimited: bool) -> int | None:
+    """Read an assignment's quantity in bytes; raise for a wrong type or an impossible size.
+
+    [I] An unlimited assignment's quantities mean nothing (some APIs send -1 there): only
+    their type is checked.
+    """
+    value = _as_int(assignment.get(field))
+    if value is None or (unlimited and value < 0):
+        return value
+    return check_size(value, field)
+
+
+def _assignment_time(assignment: Mapping[str, object], field: str) -> datetime | None:
+    """Read an assignment's time: RFC 3339 text or absent, within 2000-2100."""
+    return check_time(_parse_time(expect_json(assignment.get(field), field, str)), field)
 
 
 def _latest(assignments: list[_Assignment]) -> _Assignment | None:
@@ -372,21 +390,23 @@ def _line(iccid: str, name: str, assignments: list[_Assignment]) -> Line:
     if not current.unlimited:
         if current.initial is None or current.remaining is None:
             raise _MalformedError("metered assignment without quantities")
-        total = max(current.initial, 0)
-        remaining = min(max(current.remaining, 0), total)
+        total = current.initial
+        remaining = min(current.remaining, total)
         used = total - remaining
-    return Line(
-        line_id=iccid,
-        name=name,
-        status=_STATES.get(current.state, LineStatus.UNKNOWN),
-        plan_name=current.description or current.bundle,
-        package_id=current.bundle,
-        unlimited=current.unlimited,
-        data_total_bytes=total,
-        data_used_bytes=used,
-        data_remaining_bytes=remaining,
-        expires_at=current.end_time,
-        iccid=iccid,
+    return check_line(
+        Line(
+            line_id=iccid,
+            name=name,
+            status=_STATES.get(current.state, LineStatus.UNKNOWN),
+            plan_name=current.description or current.bundle,
+            package_id=current.bundle,
+            unlimited=current.unlimited,
+            data_total_bytes=total,
+            data_used_bytes=used,
+            data_remaining_bytes=remaining,
+            expires_at=current.end_time,
+            iccid=iccid,
+        )
     )
 
 
@@ -671,18 +691,17 @@ class EsimGoProvider(Provider):
         return _parse_assignments(reply.data)
 
     async def _fetch_line(self, iccid: str) -> Line | _MalformedError | None:
-        """Read one line; None if missing, the parse error if unreadable."""
+        """Read one line; None if missing, the parse error if unreadable.
+
+        Not logged here: the snapshot says why, and the integration logs it once when the
+        line turns unreadable rather than on every refresh.
+        """
         try:
             assignments = await self._assignments(iccid)
             if assignments is None:
                 return None
             return _line(iccid, self._names.get(iccid) or _line_name(iccid, None), assignments)
         except _MalformedError as err:
-            _LOGGER.warning(
-                "eSIM Go sent an unreadable answer for line %s: %s",
-                line_ref(iccid),
-                redact_identifiers(str(err)),
-            )
             return err
 
     @override
@@ -702,13 +721,13 @@ class EsimGoProvider(Provider):
             raise _pick_error(errors) from errors
         lines: dict[str, Line] = {}
         missing: set[str] = set()
-        unreadable: set[str] = set()
+        unreadable: dict[str, str] = {}
         for iccid, task in tasks.items():
             result = task.result()
             if result is None:
                 missing.add(iccid)
             elif isinstance(result, _MalformedError):
-                unreadable.add(iccid)
+                unreadable[iccid] = redact_identifiers(f"bundles: {result}")
             else:
                 lines[iccid] = result
         return Snapshot(
@@ -716,6 +735,7 @@ class EsimGoProvider(Provider):
             lines=lines,
             missing_line_ids=frozenset(missing),
             unreadable_line_ids=frozenset(unreadable),
+            unreadable_reasons=unreadable,
         )
 
     @override

@@ -7,15 +7,18 @@ negative and is clamped at 0. Lines are keyed by ICCID. There is no wallet: top-
 invoiced by the payment method.
 
 Request budget
-    ``async_fetch`` with N tracked lines (T = every SIM on the account)::
+    ``async_fetch`` with M tracked lines (T = every SIM on the account, listed in
+    ``P = max(1, ceil(T / 100))`` pages)::
 
-        requests = ceil(T / 100)     (GET /v1/sims pages: status, label, MSISDN)
-                   + N'              (GET /v1/sims/{iccid}/quota/data per tracked SIM found)
-                   + min(M, 5)       (GET /v1/sims/{iccid} per tracked SIM absent from the
-                                      listing, checked once before it is called missing)
+        requests = min(M, P)         (GET /v1/sims pages, or GET /v1/sims/{iccid} per tracked
+                                      SIM when M < P: status, label, MSISDN, activation)
+                   + M'              (GET /v1/sims/{iccid}/quota/data per tracked SIM found)
                    + 1 POST /oauth/token when the cached token is (nearly) 60 min old
 
-    and none at all when no line is tracked. ``async_list_lines`` sends ``ceil(T / 100)``;
+    M' <= M. Paging also asks for up to 5 tracked SIMs absent from the listing by
+    themselves before calling them missing. The first refresh does not know T yet: it reads
+    page 1, then ``min(K, P - 1)`` more, K being the tracked SIMs not on page 1. None at
+    all when no line is tracked. ``async_list_lines`` sends P;
     ``async_list_packages`` one (the SIM is checked); ``async_purchase`` the top-up plus one
     ``GET /v1/orders/{n}`` to follow the ``Location`` it answers (without one [I], an
     ``async_find_order`` instead); ``async_find_order`` 1-6 pages of 10 orders (one more if
@@ -70,7 +73,6 @@ from .base import (
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
-    line_ref,
     pick_refresh_error as _pick_error,
     redact_identifiers,
 )
@@ -89,6 +91,8 @@ from .http import (
     to_utc,
 )
 from .oauth import BearerToken
+from .paging import page_count, per_line_is_cheaper
+from .plausible import check_line, check_size, check_time, expect_json
 from .ratelimit import RateLimiter
 from .urls import with_api_path
 
@@ -261,6 +265,7 @@ def _status(
     quota: Mapping[str, object],
     remaining: int,
     expires: datetime | None,
+    activated: datetime | None,
 ) -> LineStatus:
     """Combine the SIM's status word with the quota's expiry, volume and v2 status."""
     word = (_as_str(record.get("status")) or "").lower()
@@ -268,38 +273,61 @@ def _status(
     if isinstance(quota_state, Mapping):
         quota_state = quota_state.get("description")
     quota_word = (_as_str(quota_state) or "").upper()
-    if word in _SUSPENDED_WORDS:
-        return LineStatus.SUSPENDED
+    # 1NCE says only Enabled/Disabled; a Disabled SIM is told apart by why it is off [I]:
+    # its lifetime or quota ended (expired), its data ran out (out of data, which a top-up
+    # cures, unlike expired), it was never activated, or else it was switched off
+    # (suspended).
     if quota_word == "EXPIRED" or (expires is not None and expires <= datetime.now(UTC)):
         return LineStatus.EXPIRED
     if quota_word == "EXHAUSTED" or remaining <= 0:
         return LineStatus.DEPLETED
+    if word in _SUSPENDED_WORDS:
+        if activated is None:
+            return LineStatus.NOT_ACTIVE
+        return LineStatus.SUSPENDED
     if word in _ACTIVE_WORDS or quota_word == "ACTIVE":
         return LineStatus.ACTIVE
     return LineStatus.UNKNOWN
 
 
+def _record_time(data: Mapping[str, object], field: str) -> datetime | None:
+    """Read a time field: text or absent, and within 2000-2100 (see ``plausible``)."""
+    return check_time(parse_time(expect_json(data.get(field), field, str)), field)
+
+
+def _activated(record: Mapping[str, object]) -> datetime | None:
+    """Return when the SIM was activated; None when it never was."""
+    return _record_time(record, "activation_date")
+
+
 def _line(iccid: str, record: Mapping[str, object], quota: Mapping[str, object]) -> Line:
-    """Build the normalized line from the SIM record and its data quota."""
+    """Build the normalized line from the SIM record and its data quota.
+
+    Raises ``_MalformedError`` for a value of the wrong type or out of any plausible range
+    (see ``plausible``); only the remaining volume may be negative, as documented.
+    """
     volume = _as_decimal(quota.get("volume"))
     if volume is None:
         raise _MalformedError("quota without volume")
     total_mb = _as_decimal(quota.get("total_volume"))
     # "volume ... can be negative" [R]: an overdraft is simply nothing left.
-    remaining = max(_megabytes(volume), 0)
-    total = None if total_mb is None else max(_megabytes(total_mb), 0)
-    expires = parse_time(quota.get("expiry_date"))
-    return Line(
-        line_id=iccid,
-        name=_line_name(iccid, _as_str(record.get("label"))),
-        status=_status(record, quota, remaining, expires),
-        package_id=TOPUP_PACKAGE_ID,
-        data_total_bytes=total,
-        data_used_bytes=None if total is None else max(total - remaining, 0),
-        data_remaining_bytes=remaining,
-        expires_at=expires,
-        iccid=iccid,
-        phone_number=_as_str(record.get("msisdn")),
+    remaining = max(check_size(_megabytes(volume), "volume", may_be_negative=True), 0)
+    total = None if total_mb is None else check_size(_megabytes(total_mb), "total_volume")
+    expires = _record_time(quota, "expiry_date")
+    expect_json(record.get("status"), "status", str)
+    return check_line(
+        Line(
+            line_id=iccid,
+            name=_line_name(iccid, _as_str(record.get("label"))),
+            status=_status(record, quota, remaining, expires, _activated(record)),
+            package_id=TOPUP_PACKAGE_ID,
+            data_total_bytes=total,
+            data_used_bytes=None if total is None else max(total - remaining, 0),
+            data_remaining_bytes=remaining,
+            expires_at=expires,
+            iccid=iccid,
+            phone_number=_as_str(record.get("msisdn")),
+        )
     )
 
 
@@ -417,6 +445,9 @@ class OnenceProvider(Provider):
         # Order numbers already matched to one of our references, so that two lost
         # answers never claim the same order.
         self._claimed: dict[str, str] = {}
+        # How many pages of 100 the SIM listing took last time it was read: it decides
+        # between the listing and reading each tracked SIM by itself.
+        self._sims_pages: int | None = None
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -532,21 +563,35 @@ class OnenceProvider(Provider):
 
     async def _read_rows(
         self, path: str, params: Mapping[str, str]
-    ) -> tuple[list[Mapping[str, object]], int | None]:
-        """GET one page of an account-wide listing; return its rows and ``X-Total-Pages``."""
+    ) -> tuple[list[Mapping[str, object]], Mapping[str, str]]:
+        """GET one page of an account-wide listing; return its rows and (lower-cased) headers."""
         reply = await self._read(path, params)
         if reply.status in {401, 403}:
             raise AuthenticationError(reply.message or f"1NCE refused the request ({reply.status})")
-        return _listing_rows(reply, path), _header_int(reply.headers, "x-total-pages")
+        return _listing_rows(reply, path), reply.headers
 
     async def _sims_page(self, page: int) -> tuple[list[Mapping[str, object]], int | None]:
-        """Read one page of ``GET /v1/sims``."""
-        params = {"page": str(page), "pageSize": str(SIMS_PAGE_SIZE)}
-        return await self._read_rows("/v1/sims", params)
+        """Read one page of ``GET /v1/sims``; return its rows and ``X-Total-Pages``.
 
-    async def _all_sims(self) -> dict[str, Mapping[str, object]]:
-        """Read every SIM on the account, following ``X-Total-Pages`` (every page)."""
-        first, total_pages = await self._sims_page(1)
+        Also notes how many pages the whole listing takes, for ``_tracked_sims``.
+        """
+        params = {"page": str(page), "pageSize": str(SIMS_PAGE_SIZE)}
+        rows, headers = await self._read_rows("/v1/sims", params)
+        total_pages = _header_int(headers, "x-total-pages")
+        if (total := _header_int(headers, "x-total-count")) is not None:
+            self._sims_pages = page_count(total, SIMS_PAGE_SIZE)
+        elif total_pages is not None:
+            self._sims_pages = total_pages
+        return rows, total_pages
+
+    async def _all_sims(
+        self, first_page: tuple[list[Mapping[str, object]], int | None] | None = None
+    ) -> dict[str, Mapping[str, object]]:
+        """Read every SIM on the account, following ``X-Total-Pages`` (every page).
+
+        ``first_page`` is page 1 when it was already read.
+        """
+        first, total_pages = first_page or await self._sims_page(1)
         pages = [first]
         if total_pages is not None:
             last = min(total_pages, MAX_PAGES)
@@ -599,6 +644,8 @@ class OnenceProvider(Provider):
         self, iccid: str, record: Mapping[str, object]
     ) -> Line | _MalformedError | None:
         """Read one line: the Line, None if missing, the parse error if unreadable."""
+        # Not logged here: the snapshot says why, and the integration logs it once when
+        # the line turns unreadable rather than on every refresh.
         try:
             quota = await self._quota(iccid)
             if quota is None:
@@ -607,11 +654,6 @@ class OnenceProvider(Provider):
                 return _expired_line(iccid, record)
             return _line(iccid, record, quota)
         except _MalformedError as err:
-            _LOGGER.warning(
-                "1NCE sent an unreadable quota for SIM %s: %s",
-                line_ref(iccid),
-                redact_identifiers(str(err)),
-            )
             return err
 
     # --- account and lines -------------------------------------------------------------------
@@ -632,18 +674,46 @@ class OnenceProvider(Provider):
             for iccid, record in (await self._all_sims()).items()
         ]
 
+    async def _each_sim(self, iccids: Sequence[str]) -> dict[str, Mapping[str, object]]:
+        """Read each SIM by itself (``GET /v1/sims/{iccid}``); return those on the account."""
+        found = await asyncio.gather(*(self._sim(iccid) for iccid in iccids))
+        return {
+            iccid: record for iccid, record in zip(iccids, found, strict=True) if record is not None
+        }
+
+    async def _tracked_sims(self, wanted: Sequence[str]) -> dict[str, Mapping[str, object]]:
+        """Return the SIM records of the tracked SIMs on the account, in the fewest requests.
+
+        The listing costs ``P = ceil(T / 100)`` pages whatever is tracked; a SIM by itself
+        one request: M tracked SIMs are read one by one when M < P (see ``paging``). T is
+        known from an earlier listing; before that, page 1 tells it, and the tracked SIMs
+        not on it are read one by one when that beats the remaining pages. A SIM read by
+        itself that is not the customer's is missing.
+        """
+        if self._sims_pages is not None and per_line_is_cheaper(len(wanted), self._sims_pages):
+            return await self._each_sim(wanted)
+        first = await self._sims_page(1)
+        records = {iccid: row for row in first[0] if (iccid := _as_str(row.get("iccid")))}
+        absent = [iccid for iccid in wanted if iccid not in records]
+        if not absent:
+            return records
+        if self._sims_pages is not None and per_line_is_cheaper(len(absent), self._sims_pages - 1):
+            return records | await self._each_sim(absent)
+        records = await self._all_sims(first)
+        # Paging is not a snapshot: a SIM can slip between pages while they are read. Ask
+        # for a few absent ones directly before calling them missing.
+        for iccid in [i for i in wanted if i not in records][:MAX_MISSING_CHECKS]:
+            if (record := await self._sim(iccid)) is not None:
+                records[iccid] = record
+        return records
+
     @override
     async def async_fetch(self, line_ids: Collection[str]) -> Snapshot:
         """Read the tracked SIMs (see the module docstring for the cost)."""
         wanted = list(dict.fromkeys(line_ids))
         if not wanted:
             return Snapshot(wallet=None, lines={})
-        records = await self._all_sims()
-        # Paging is not a snapshot: a SIM can slip between pages while they are read. Ask
-        # for a few absent ones directly before calling them missing.
-        for iccid in [i for i in wanted if i not in records][:MAX_MISSING_CHECKS]:
-            if (record := await self._sim(iccid)) is not None:
-                records[iccid] = record
+        records = await self._tracked_sims(wanted)
         present = [iccid for iccid in wanted if iccid in records]
         results = await asyncio.gather(
             *(self._read_line(iccid, records[iccid]) for iccid in present),
@@ -658,19 +728,20 @@ class OnenceProvider(Provider):
             raise _pick_error(errors)
         lines: dict[str, Line] = {}
         missing = {iccid for iccid in wanted if iccid not in records}
-        unreadable: set[str] = set()
+        unreadable: dict[str, str] = {}
         for iccid, result in zip(present, results, strict=True):
             if result is None:
                 missing.add(iccid)
             elif isinstance(result, Line):
                 lines[iccid] = result
             else:
-                unreadable.add(iccid)
+                unreadable[iccid] = redact_identifiers(f"quota: {result}")
         return Snapshot(
             wallet=None,
             lines=lines,
             missing_line_ids=frozenset(missing),
             unreadable_line_ids=frozenset(unreadable),
+            unreadable_reasons=unreadable,
         )
 
     @override
