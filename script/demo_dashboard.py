@@ -17,7 +17,7 @@ def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
-def line_section(name: str, *, unlimited: bool) -> dict[str, Any]:
+def line_section(name: str, *, unlimited: bool, device_id: str) -> dict[str, Any]:
     """Return the dashboard section of one line."""
     line = slug(name)
 
@@ -71,19 +71,21 @@ def line_section(name: str, *, unlimited: bool) -> dict[str, Any]:
     cards += [
         {"type": "tile", "entity": f"sensor.{line}_plan_expiry", "name": "Plan expiry"},
         {
-            "type": "tile",
-            "entity": f"button.{line}_renew",
+            # The renew action, behind a confirmation: the Renew button entity is opt-in
+            # because a press of it charges at once.
+            "type": "button",
             "name": "Renew",
             "icon": "mdi:autorenew",
-            "hide_state": True,
+            "show_state": False,
             "tap_action": {
                 "action": "perform-action",
-                "perform_action": "button.press",
-                "target": {"entity_id": f"button.{line}_renew"},
+                "perform_action": "prepaid_sim.renew",
+                "data": {"device_id": device_id},
                 "confirmation": {
                     "text": f"Renew {name} with its renewal package? You are charged once."
                 },
             },
+            "grid_options": {"columns": 6, "rows": 1},
         },
         {
             "type": "tile",
@@ -98,10 +100,10 @@ def line_section(name: str, *, unlimited: bool) -> dict[str, Any]:
     return {"type": "grid", "cards": cards}
 
 
-def dashboard_config(lines: list[tuple[str, bool]]) -> dict[str, Any]:
+def dashboard_config(lines: list[tuple[str, bool, str]]) -> dict[str, Any]:
     """Return the dashboard: the account's balance, then a section per line.
 
-    ``lines`` holds each line's name and whether its plan is unlimited.
+    ``lines`` holds each line's name, whether its plan is unlimited and its device id.
     """
     return {
         "title": DASHBOARD_TITLE,
@@ -122,7 +124,10 @@ def dashboard_config(lines: list[tuple[str, bool]]) -> dict[str, Any]:
                         "show_name": True,
                     }
                 ],
-                "sections": [line_section(name, unlimited=unlimited) for name, unlimited in lines],
+                "sections": [
+                    line_section(name, unlimited=unlimited, device_id=device_id)
+                    for name, unlimited, device_id in lines
+                ],
             }
         ],
     }

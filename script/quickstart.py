@@ -151,11 +151,17 @@ class HomeAssistantClient:
         states = {
             state["entity_id"]: state["state"] for state in await self.request("GET", "/api/states")
         }
+        devices = {
+            device.get("name_by_user") or device["name"]: device["id"]
+            for device in await self.ws("config/device_registry/list")
+            if entries[0]["entry_id"] in device["config_entries"]
+        }
         config = dashboard_config(
             [
                 (
                     line["title"],
                     not _is_number(states.get(f"sensor.{slug(line['title'])}_data_allowance")),
+                    devices[line["title"]],
                 )
                 for line in lines
             ]

@@ -6,7 +6,7 @@ creates a dashboard through the websocket API, logs in with headless Chromium an
     docs/images/integration.png    Settings > Devices & services > Prepaid SIM
     docs/images/device.png         a line's device page
     docs/images/dashboard.png      the example dashboard (gauges and tiles for every line)
-    docs/images/renew-confirm.png  the dashboard's Renew tile asking for confirmation
+    docs/images/renew-confirm.png  the dashboard's Renew button asking for confirmation
     docs/images/repairs.png        Settings > Repairs with the integration's issue
     docs/images/repair-renew.png   that issue's fix: renew the expiring line after confirming
 
@@ -119,7 +119,11 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     wait_for_values(api, names)
     states = api.states()
     lines = [
-        (name, not _is_number(states.get(f"sensor.{slug(name)}_data_allowance", {}).get("state")))
+        (
+            name,
+            not _is_number(states.get(f"sensor.{slug(name)}_data_allowance", {}).get("state")),
+            api.device_id(name),
+        )
         for name in names
     ]
     config = dashboard_config(lines)
@@ -158,7 +162,7 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     shoot(page, "dashboard", whole_page=True)
 
     section = page.locator("hui-grid-section").filter(has_text=EXPIRING_LINE)
-    section.locator("hui-tile-card").filter(has_text="Renew").click()
+    section.locator("hui-button-card").filter(has_text="Renew").click()
     dialog = page.locator("dialog-box")
     dialog.get_by_text(f"Renew {EXPIRING_LINE} with its renewal package?").wait_for()
     shoot(page, "renew-confirm")

@@ -25,6 +25,11 @@ from .helpers import line_device, press
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
 
+@pytest.fixture(autouse=True)
+def renew_buttons_enabled(entity_registry_enabled_by_default: None) -> None:
+    """Enable the opt-in Renew buttons (before any setup): these tests press them."""
+
+
 @pytest.mark.parametrize("platforms", [[Platform.SELECT]])
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_selects(

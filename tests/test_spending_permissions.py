@@ -41,6 +41,12 @@ from .helpers import demo_entry, line_device, line_issue, press, receipts, renew
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
+
+@pytest.fixture(autouse=True)
+def renew_buttons_enabled(entity_registry_enabled_by_default: None) -> None:
+    """Enable the opt-in Renew buttons (before any setup): these tests press them."""
+
+
 SENTENCES = Path(__file__).parent.parent / "custom_sentences"
 BUTTON = "button.europe_esim_renew"
 SELECT = "select.europe_esim_renewal_package"

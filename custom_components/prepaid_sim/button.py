@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
+from .feedback import async_notify_renewed
 from .renewal import CallerKind, Requester
 from .runtime import PrepaidSimConfigEntry
 
@@ -28,6 +29,9 @@ RENEW_BUTTON = PrepaidSimButtonEntityDescription(
     translation_key="renew",
     # A configuration entity: not exposed to voice assistants by default.
     entity_category=EntityCategory.CONFIG,
+    # One press spends money with no confirmation (a device page cannot ask): opt-in.
+    # Dashboards renew through the renew action behind a confirmation instead.
+    entity_registry_enabled_default=False,
     # Its state is the last press; the line's presence is all it reads.
     ignores_usage=True,
 )
@@ -55,9 +59,9 @@ class PrepaidSimRenewButton(PrepaidSimLineEntity, ButtonEntity):
     async def async_press(self) -> None:
         """Renew once, if whoever pressed may spend; errors reach them translated."""
         context = self._context
-        await self.data.renewals.async_renew(
-            self.line_id,
-            requester=Requester(
-                kind=CallerKind.BUTTON, user_id=context.user_id if context else None
-            ),
+        user_id = context.user_id if context else None
+        result = await self.data.renewals.async_renew(
+            self.line_id, requester=Requester(kind=CallerKind.BUTTON, user_id=user_id)
         )
+        if user_id is not None:
+            await async_notify_renewed(self.hass, result, self.data.renewals.key(self.line_id))

@@ -31,6 +31,7 @@ from .const import (
     CONF_LINE_ID,
     DOMAIN,
 )
+from .feedback import async_notify_renewed
 from .providers.manual import ManualProvider
 from .renewal import CallerKind, Requester
 from .runtime import PrepaidSimConfigEntry
@@ -108,6 +109,9 @@ async def _async_renew(call: ServiceCall) -> ServiceResponse:
             request_id=call.data.get(ATTR_REQUEST_ID),
             allow_repeat=call.data[ATTR_ALLOW_REPEAT],
         )
+        if call.context.user_id is not None:
+            # Asked from a dashboard or the UI: the page shows no answer, so tell them.
+            await async_notify_renewed(call.hass, result, renewals.key(line_id))
         response = result.as_response()
     return response if call.return_response else None
 
