@@ -10,6 +10,24 @@ from typing import Any
 
 DASHBOARD_URL_PATH = "prepaid-sim"
 DASHBOARD_TITLE = "Prepaid SIM"
+# The fields of Home Assistant's lovelace/dashboards/create command for it.
+DASHBOARD_FIELDS: dict[str, Any] = {
+    "url_path": DASHBOARD_URL_PATH,
+    "title": DASHBOARD_TITLE,
+    "icon": "mdi:sim",
+    "mode": "storage",
+    "show_in_sidebar": True,
+    "require_admin": False,
+}
+
+
+def is_unlimited(allowance_state: Any) -> bool:
+    """Return True when a Data allowance state is not a number (an unlimited plan)."""
+    try:
+        float(allowance_state)
+    except TypeError, ValueError:
+        return True
+    return False
 
 
 def slug(name: str) -> str:

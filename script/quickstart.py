@@ -16,7 +16,13 @@ import time
 from typing import Any
 
 import aiohttp
-from demo_dashboard import DASHBOARD_TITLE, DASHBOARD_URL_PATH, dashboard_config, slug
+from demo_dashboard import (
+    DASHBOARD_FIELDS,
+    DASHBOARD_URL_PATH,
+    dashboard_config,
+    is_unlimited,
+    slug,
+)
 
 CLIENT_ID = "http://localhost:8123/"
 DOMAIN = "prepaid_sim"
@@ -160,21 +166,13 @@ class HomeAssistantClient:
             [
                 (
                     line["title"],
-                    not _is_number(states.get(f"sensor.{slug(line['title'])}_data_allowance")),
+                    is_unlimited(states.get(f"sensor.{slug(line['title'])}_data_allowance")),
                     devices[line["title"]],
                 )
                 for line in lines
             ]
         )
-        await self.ws(
-            "lovelace/dashboards/create",
-            url_path=DASHBOARD_URL_PATH,
-            title=DASHBOARD_TITLE,
-            icon="mdi:sim",
-            mode="storage",
-            show_in_sidebar=True,
-            require_admin=False,
-        )
+        await self.ws("lovelace/dashboards/create", **DASHBOARD_FIELDS)
         await self.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
 
     async def add_demo_account(self) -> None:
@@ -242,15 +240,6 @@ class HomeAssistantClient:
                 return len(ready)
             await asyncio.sleep(1)
         sys.exit("The demo lines' sensors did not get values in time")
-
-
-def _is_number(value: Any) -> bool:
-    """Return True for a state that reads as a number (a plan with an allowance)."""
-    try:
-        float(value)
-    except TypeError, ValueError:
-        return False
-    return True
 
 
 async def main() -> None:

@@ -32,7 +32,13 @@ from browser_tests.harness import (
     launch_browser,
     login,
 )
-from script.demo_dashboard import DASHBOARD_TITLE, DASHBOARD_URL_PATH, dashboard_config, slug
+from script.demo_dashboard import (
+    DASHBOARD_FIELDS,
+    DASHBOARD_URL_PATH,
+    dashboard_config,
+    is_unlimited,
+    slug,
+)
 
 IMAGES = REPO / "docs" / "images"
 DASHBOARD_YAML = REPO / "docs" / "dashboard-example.yaml"
@@ -49,15 +55,6 @@ SETTLED = """() => {
     window.__quietPolls = quiet ? (window.__quietPolls || 0) + 1 : 0;
     return window.__quietPolls >= 5;
 }"""
-
-
-def _is_number(value: Any) -> bool:
-    """Return True for a state that reads as a number (a plan with an allowance)."""
-    try:
-        float(value)
-    except TypeError, ValueError:
-        return False
-    return True
 
 
 def write_dashboard_yaml(config: dict[str, Any]) -> None:
@@ -121,7 +118,7 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     lines = [
         (
             name,
-            not _is_number(states.get(f"sensor.{slug(name)}_data_allowance", {}).get("state")),
+            is_unlimited(states.get(f"sensor.{slug(name)}_data_allowance", {}).get("state")),
             api.device_id(name),
         )
         for name in names
@@ -130,15 +127,7 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     # script/run made the dashboard already; it is saved again with this run's lines.
     boards = api.ws("lovelace/dashboards/list")
     if not any(board["url_path"] == DASHBOARD_URL_PATH for board in boards):
-        api.ws(
-            "lovelace/dashboards/create",
-            url_path=DASHBOARD_URL_PATH,
-            title=DASHBOARD_TITLE,
-            icon="mdi:sim",
-            mode="storage",
-            show_in_sidebar=True,
-            require_admin=False,
-        )
+        api.ws("lovelace/dashboards/create", **DASHBOARD_FIELDS)
     api.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
     write_dashboard_yaml(config)
     print(f"  {DASHBOARD_YAML.relative_to(REPO)}")
