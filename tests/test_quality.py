@@ -21,9 +21,11 @@ import yaml
 from custom_components.prepaid_sim import services
 from custom_components.prepaid_sim.binary_sensor import BINARY_SENSORS
 from custom_components.prepaid_sim.button import RENEW_BUTTON
+from custom_components.prepaid_sim.calendar import EXPIRIES_KEY
 from custom_components.prepaid_sim.issues import IssueKind
 from custom_components.prepaid_sim.select import PACKAGE_SELECT
 from custom_components.prepaid_sim.sensor import SENSORS
+from custom_components.prepaid_sim.spend_sensor import SPENT_THIS_MONTH_KEY
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "prepaid_sim"
@@ -193,10 +195,11 @@ def test_exception_and_issue_keys_exist_and_are_used() -> None:
 def test_entity_translations_and_icons() -> None:
     """Every entity description has a name and an icon; nothing extra is translated."""
     described = {
-        "sensor": {d.translation_key for d in SENSORS},
+        "sensor": {d.translation_key for d in SENSORS} | {SPENT_THIS_MONTH_KEY},
         "binary_sensor": {d.translation_key for d in BINARY_SENSORS},
         "button": {RENEW_BUTTON.translation_key},
         "select": {PACKAGE_SELECT.translation_key},
+        "calendar": {EXPIRIES_KEY},
     }
     icons = _json(INTEGRATION / "icons.json")
     for platform, keys in described.items():

@@ -23,6 +23,8 @@ from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 
 # Read-only: the calendar changes nothing at the provider.
 PARALLEL_UPDATES = 0
+# The calendar's name (entity.calendar.<key> in the translations).
+EXPIRIES_KEY = "expiries"
 
 
 async def async_setup_entry(
@@ -38,7 +40,7 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
     """Each tracked line's plan end and its renewals, from the latest read and the receipts."""
 
     _attr_has_entity_name = True
-    _attr_translation_key = "expiries"
+    _attr_translation_key = EXPIRIES_KEY
 
     def __init__(self, entry: PrepaidSimConfigEntry) -> None:
         """Show the lines of ``entry``."""

@@ -1,4 +1,4 @@
-"""Sensors of a line: data, balance, expiry and status."""
+"""Sensors: each line's data, balance, expiry and status, and each account's spend."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from homeassistant.util import dt as dt_util
 from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line, LineStatus, Money
 from .runtime import PrepaidSimConfigEntry, PrepaidSimData
+from .spend_sensor import SpentThisMonthSensor
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0
@@ -188,7 +189,8 @@ async def async_setup_entry(
     entry: PrepaidSimConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every tracked line."""
+    """Add the sensors of every tracked line, and the account's spend this month."""
+    async_add_entities([SpentThisMonthSensor(entry)])
     async_add_line_entities(
         entry,
         async_add_entities,
