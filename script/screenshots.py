@@ -9,6 +9,7 @@ creates a dashboard through the websocket API, logs in with headless Chromium an
     docs/images/renew-confirm.png  the dashboard's Renew button asking for confirmation
     docs/images/repairs.png        Settings > Repairs with the integration's issue
     docs/images/repair-renew.png   that issue's fix: renew the expiring line after confirming
+    docs/images/device-zh-Hans.png the device page in Simplified Chinese
 
 and writes the dashboard to docs/dashboard-example.yaml. Run it with script/screenshots.
 """
@@ -171,6 +172,34 @@ def take(api: HomeAssistantApi, page: Page) -> None:
     flow.get_by_text(f"Renew {EXPIRING_LINE}?").first.wait_for()
     flow.get_by_text("Submit to buy").first.wait_for()  # rendered from markdown, later
     shoot(page, "repair-renew")
+
+    shoot_in_chinese(api, page, device_id)
+
+
+def shoot_in_chinese(api: HomeAssistantApi, page: Page, device_id: str) -> None:
+    """Save the device page in Simplified Chinese, then switch back to English.
+
+    Entity names follow the server's language (set at load, so the account is reloaded);
+    the rest of the page follows the user's language.
+    """
+    set_languages(api, page, "zh-Hans")
+    try:
+        # A new page: the repair dialog of the page before is left behind.
+        page = page.context.new_page()
+        page.goto(f"{URL}/config/devices/device/{device_id}")
+        page.get_by_text("剩余流量").first.wait_for()
+        page.get_by_text("续费套餐").first.wait_for()
+        shoot(page, "device-zh-Hans", whole_page=True)
+    finally:
+        set_languages(api, page, "en")
+
+
+def set_languages(api: HomeAssistantApi, page: Page, language: str) -> None:
+    """Set the server's and the browser user's language; reload the account's names."""
+    api.ws("config/core/update", language=language)
+    api.rest("POST", f"/api/config/config_entries/entry/{api.entry_id()}/reload")
+    api.wait_for(api.entry_loaded, 30, "the Prepaid SIM account to reload")
+    page.evaluate(f"localStorage.setItem('selectedLanguage', JSON.stringify({language!r}))")
 
 
 def main() -> None:
