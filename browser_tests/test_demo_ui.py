@@ -326,3 +326,35 @@ def test_dashboard_out_of_the_box(page: Page, api: HomeAssistantApi) -> None:
         assert cards, "no data-remaining card"
         assert {card["type"] for card in cards} == {"sensor"}
         expect(page.locator("hui-sensor-card").first).to_be_visible(timeout=30_000)
+
+
+def test_device_page_in_simplified_chinese(page: Page, api: HomeAssistantApi) -> None:
+    """With the server and the user in zh-Hans, a line's page reads in Chinese, fonts and all."""
+    entry_id = api.entry_id()
+    device_id = api.device_id("US Travel SIM")
+
+    def set_languages(language: str) -> None:
+        api.ws("config/core/update", language=language)
+        api.rest("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+        api.wait_for(api.entry_loaded, 30, "the account to reload in the new language")
+
+    try:
+        with step("switch the server to Simplified Chinese and reload the account"):
+            set_languages("zh-Hans")
+            state = api.state("sensor.us_travel_sim_data_remaining")
+            assert state is not None
+            assert state["attributes"]["friendly_name"] == "US Travel SIM 剩余流量"
+            status = api.state("sensor.us_travel_sim_status")
+            assert status is not None
+            assert status["state"] == "active"
+
+        with step("open the device page as a zh-Hans user"):
+            login(page)
+            page.evaluate("localStorage.setItem('selectedLanguage', JSON.stringify('zh-Hans'))")
+            page.goto(f"{URL}/config/devices/device/{device_id}")
+            expect(page.get_by_text("剩余流量").first).to_be_visible(timeout=30_000)
+            # Active reads 使用中, distinct from 正常 (a problem sensor that is off).
+            expect(page.get_by_text("使用中").first).to_be_visible()
+            expect(page.get_by_text("续费套餐").first).to_be_visible()
+    finally:
+        set_languages("en")
