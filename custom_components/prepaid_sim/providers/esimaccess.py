@@ -331,6 +331,24 @@ def _first_package(record: JsonObject) -> JsonObject | None:
     return _as_object(packages[0]) if packages else None
 
 
+def _plan_volume(first: JsonObject | None) -> int | None:
+    """Return the base plan's allowance in bytes; None when absent or unreadable."""
+    try:
+        return None if first is None else _opt_int(first.get("volume"))
+    except _MalformedError:
+        return None
+
+
+def _plan_validity(record: JsonObject, first: JsonObject | None) -> timedelta | None:
+    """Return the base plan's validity (its ``duration`` in the eSIM's ``durationUnit``)."""
+    if first is None or first.get("duration") is None:
+        return None
+    try:
+        return _validity(first.get("duration"), record.get("durationUnit"))
+    except _MalformedError:
+        return None
+
+
 def _plan_name(record: JsonObject) -> str | None:
     """Name the plan from the first package; packageName is not in E1's field list [I]."""
     if (first := _first_package(record)) is None:
@@ -407,6 +425,9 @@ def _line(record: JsonObject) -> Line:
             status=_status(record, expires_at=expires_at, daily=daily, total=volume, used=used),
             plan_name=_plan_name(record),
             package_id=None if first is None else _opt_str(first.get("packageCode")),
+            # Top-ups carry other codes than the plan: a renewal matches them by these.
+            plan_data_bytes=_plan_volume(first),
+            plan_validity=_plan_validity(record, first),
             unlimited=daily,
             data_total_bytes=None if daily else volume,
             data_used_bytes=used,

@@ -59,6 +59,7 @@ from .base import (
     Provider,
     ProviderError,
     ProviderUnavailableError,
+    QueuedTopup,
     RateLimitedError,
     Snapshot,
     pick_refresh_error,
@@ -406,6 +407,17 @@ def _line(iccid: str, name: str, assignments: list[_Assignment]) -> Line:
             data_remaining_bytes=remaining,
             expires_at=current.end_time,
             iccid=iccid,
+            # A bundle bought while one runs waits behind it: a renewal that has arrived.
+            queued=tuple(
+                QueuedTopup(
+                    package_id=queued.bundle,
+                    name=queued.description or queued.bundle,
+                    data_bytes=None if queued.unlimited else queued.initial,
+                    added_at=queued.assigned_at,
+                )
+                for queued in assignments
+                if queued.state == "queued" and queued is not current
+            ),
         )
     )
 
