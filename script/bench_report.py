@@ -9,12 +9,13 @@ from typing import Any
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 PAGE_SIZE = 500
-REST_SIDES = ("rest_per_line", "rest_single_tpl", "rest_single_rest")
+REST_SIDES = ("rest_per_line", "rest_single_tpl", "rest_keyed_tpl", "rest_single_rest")
 SIDES = ("ours", *REST_SIDES)
 LABELS = {
     "ours": "Prepaid SIM",
     "rest_per_line": "b1: rest, 1 resource per line",
     "rest_single_tpl": "b2: rest list + template sensors",
+    "rest_keyed_tpl": "b3: rest list + keyed template + per-line lookups",
     "rest_single_rest": "b2': rest list, sensors in rest",
     "ours_esimgo": "Prepaid SIM (eSIM Go)",
     "ours_airalo": "Prepaid SIM (Airalo)",
