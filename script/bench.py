@@ -184,6 +184,7 @@ def machine_facts() -> dict[str, Any]:
                 break
     return {
         "code": code_version(),
+        "integration_tree": integration_tree(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(),
         "cpu": model,
@@ -192,6 +193,20 @@ def machine_facts() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_before": os.getloadavg(),
     }
+
+
+def integration_tree() -> str:
+    """Return the git tree id of custom_components at HEAD (unknown if git cannot tell)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD:custom_components"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except OSError, subprocess.CalledProcessError:
+        return "unknown"
 
 
 def code_version() -> str:
@@ -290,6 +305,7 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
     }
     results["facts"]["load_after"] = os.getloadavg()
     results["facts"]["code_after"] = code_version()
+    results["facts"]["integration_tree_after"] = integration_tree()
     return results
 
 

@@ -1062,6 +1062,21 @@ SECTIONS: tuple[Callable[[Results], list[str]], ...] = (
 )
 
 
+def _code_change(facts: dict[str, Any]) -> str:
+    """Say whether the commit, and the integration's code, moved during the run."""
+    code = facts.get("code", "unknown")
+    code_after = facts.get("code_after", code)
+    if code_after == code:
+        return "."
+    tree, tree_after = facts.get("integration_tree"), facts.get("integration_tree_after")
+    if tree and tree == tree_after:
+        return (
+            f"; the commit moved to {code_after} during the run, outside `custom_components` "
+            f"(its tree {tree} at both ends)."
+        )
+    return f"; **it changed during the run**, at the end: {code_after}."
+
+
 def _method_lines(facts: dict[str, Any]) -> list[str]:
     method = facts.get("method")
     if not method:
@@ -1086,7 +1101,6 @@ def render(results: Results, command: str) -> str:
     facts = results["facts"]
     load_after = facts.get("load_after", [math.nan])[0]
     code = facts.get("code", "unknown")
-    code_after = facts.get("code_after", code)
     out = [
         BEGIN,
         "",
@@ -1098,12 +1112,7 @@ def render(results: Results, command: str) -> str:
             f"Load average (1 min) before / after: {facts['load_before'][0]:.2f} / {load_after:.2f}."
         ),
         "",
-        f"Code measured: {code}"
-        + (
-            "."
-            if code_after == code
-            else f"; **it changed during the run**, at the end: {code_after}."
-        ),
+        f"Code measured: {code}" + _code_change(facts),
         "",
         *_method_lines(facts),
         "### Targets of issue 15 (round 2), on eSIM Access",
