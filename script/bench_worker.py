@@ -712,12 +712,13 @@ class LoopLag:
         self.interval = interval
         self.lags: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        self._due = 0.0
 
     async def _sample(self) -> None:
         while True:
-            due = time.perf_counter() + self.interval
+            self._due = time.perf_counter() + self.interval
             await asyncio.sleep(self.interval)
-            self.lags.append(time.perf_counter() - due)
+            self.lags.append(time.perf_counter() - self._due)
 
     async def __aenter__(self) -> Self:
         """Start sampling."""
@@ -727,8 +728,15 @@ class LoopLag:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        """Stop sampling."""
+        """Stop sampling, counting the stall in progress.
+
+        The work measured often ends with a stall (a refresh's entity updates) and resumes
+        the measuring task in the same turn of the loop as the probe's overdue wake-up:
+        cancelled then, the probe would never report it. Its overdue time is the lag.
+        """
         assert self._task is not None
+        if (overdue := time.perf_counter() - self._due) > 0:
+            self.lags.append(overdue)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
