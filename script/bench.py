@@ -8,6 +8,9 @@ in its own process on 127.0.0.1, then runs, each in a fresh Python process
 * ``rest_per_line`` (b1): ``rest:`` with one ``esim/query`` resource per line;
 * ``rest_single_tpl`` (b2): one ``esim/query`` resource per page of 500 holding the whole
   list as an attribute, and ``template:`` sensors picking each line out of it;
+* ``rest_keyed_tpl`` (b3): the same page resources, ONE ``template:`` sensor that keys the
+  list by line id in an attribute, and per-line ``template:`` sensors that look their line up
+  in it (one dict lookup each): the best setup a well-informed user builds;
 * ``rest_single_rest`` (b2, other form): the same page resources with the line sensors
   directly under them;
 
@@ -123,13 +126,22 @@ def repeat_cpu(
     can differ by 20 % or more on this kind of machine (memory layout, hash seeds, the host).
     The sides take turns, so a slow spell of the machine hits them alike.
     """
+    lines = len(info["line_ids"])
+    big = lines > args.cpu_repeats_max
+    repeats = args.cpu_repeats_big if big else args.cpu_repeats
+    # Where one cycle costs seconds, a side far from the best (b2 above 100 lines) is timed
+    # in one process only.
+    repeated = {
+        side: run
+        for side, run in runs.items()
+        if "error" not in run and not (big and side in args.no_repeat_big)
+    }
     extra: dict[str, list[dict[str, Any]]] = {side: [] for side in runs}
-    for _ in range(args.cpu_repeats - 1):
-        for side, run in runs.items():
-            if "error" in run:
-                continue
+    for _ in range(repeats - 1):
+        for side in repeated:
+            # Each size with its own cycle count (it used to be the first size's for all).
             again = run_worker(
-                side, info, workdir, log, passes="cpu", cycles=cycles_for(side, 0, args.cycles)
+                side, info, workdir, log, passes="cpu", cycles=cycles_for(side, lines, args.cycles)
             )
             if "cpu" in again:
                 extra[side].append(again["cpu"])
@@ -155,7 +167,9 @@ def cycles_for(side: str, lines: int, base: int) -> int:
     """Fewer timed cycles where one cycle costs seconds (a median of fewer is still fair)."""
     if lines < 1000:
         return base
-    return {"ours": base, "rest_per_line": 10, "rest_single_tpl": 6}.get(side, 3)
+    return {"ours": base, "rest_per_line": 10, "rest_keyed_tpl": 10, "rest_single_tpl": 6}.get(
+        side, 3
+    )
 
 
 def machine_facts() -> dict[str, Any]:
@@ -170,6 +184,7 @@ def machine_facts() -> dict[str, Any]:
                 break
     return {
         "code": code_version(),
+        "integration_tree": integration_tree(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(),
         "cpu": model,
@@ -178,6 +193,20 @@ def machine_facts() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_before": os.getloadavg(),
     }
+
+
+def integration_tree() -> str:
+    """Return the git tree id of custom_components at HEAD (unknown if git cannot tell)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD:custom_components"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except OSError, subprocess.CalledProcessError:
+        return "unknown"
 
 
 def code_version() -> str:
@@ -210,6 +239,21 @@ def code_version() -> str:
     return head
 
 
+def passes_for(side: str, lines: int, args: argparse.Namespace) -> list[str]:
+    """Return the worker passes of a side at a size."""
+    passes = ["main"]
+    # The limits pass is about request patterns: b2, b3 and b2' send the same few.
+    if side in ("ours", "rest_per_line") or (
+        side in ("rest_single_tpl", "rest_keyed_tpl") and lines <= 100
+    ):
+        passes.append("limits")
+    if lines <= args.tracemalloc_max:
+        passes.append("memory")
+    if side == "ours" and lines >= 10:
+        passes.append("stall")
+    return passes
+
+
 def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any]:
     """Run every measurement; return the raw results."""
     results: dict[str, Any] = {"facts": machine_facts(), "esimaccess": {}}
@@ -222,25 +266,18 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
             for side in ("ours", *REST_SIDES):
                 if side == "rest_single_rest" and lines > args.single_rest_max:
                     continue
-                passes = ["main"]
-                # The limits pass is about request patterns: b2 and b2' send the same few.
-                if side in ("ours", "rest_per_line") or (
-                    side == "rest_single_tpl" and lines <= 100
-                ):
-                    passes.append("limits")
-                if lines <= args.tracemalloc_max:
-                    passes.append("memory")
                 options: dict[str, Any] = {
-                    "passes": ",".join(passes),
+                    "passes": ",".join(passes_for(side, lines, args)),
                     "cycles": cycles_for(side, lines, args.cycles),
                     "catalogue_wait_max": args.catalogue_wait_max,
                     "emulator_rate": 8,
                 }
                 if side == "ours" and lines == biggest:
                     options["profile"] = args.profile_cycles
+                if side == "ours":
+                    options["change_repeats"] = args.change_repeats
                 runs[side] = run_worker(side, info, workdir, log, **options)
-            if lines <= args.cpu_repeats_max:
-                repeat_cpu(runs, info, workdir, log, args)
+            repeat_cpu(runs, info, workdir, log, args)
         results["esimaccess"][str(lines)] = runs
     for provider, (rate, limit_cycles) in OTHER_PROVIDERS.items():
         for lines in args.other_lines:
@@ -258,8 +295,17 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
                     emulator_rate=rate,
                     limit_cycles=limit_cycles,
                 )
+    results["facts"]["method"] = {
+        "cycles": args.cycles,
+        "cpu_repeats": args.cpu_repeats,
+        "cpu_repeats_max": args.cpu_repeats_max,
+        "cpu_repeats_big": args.cpu_repeats_big,
+        "no_repeat_big": sorted(args.no_repeat_big),
+        "change_repeats": args.change_repeats,
+    }
     results["facts"]["load_after"] = os.getloadavg()
     results["facts"]["code_after"] = code_version()
+    results["facts"]["integration_tree_after"] = integration_tree()
     return results
 
 
@@ -284,6 +330,9 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=30, help="timed refreshes per scenario")
     parser.add_argument("--profile-cycles", type=int, default=5)
     parser.add_argument(
+        "--change-repeats", type=int, default=15, help="times each settings/journal/package change"
+    )
+    parser.add_argument(
         "--catalogue-wait-max",
         type=int,
         default=100,
@@ -296,7 +345,24 @@ def main() -> None:
         default=5,
         help="processes whose CPU medians are combined (median of them), up to --cpu-repeats-max",
     )
-    parser.add_argument("--cpu-repeats-max", type=int, default=100)
+    parser.add_argument(
+        "--cpu-repeats-max",
+        type=int,
+        default=100,
+        help="largest line count timed in --cpu-repeats processes; above, --cpu-repeats-big",
+    )
+    parser.add_argument("--cpu-repeats-big", type=int, default=3)
+    parser.add_argument(
+        "--no-repeat-big",
+        default="rest_single_tpl",
+        help="sides timed in one process only above --cpu-repeats-max (comma-separated)",
+    )
+    parser.add_argument(
+        "--other-providers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the eSIM Go, Airalo and 1NCE emulators",
+    )
     parser.add_argument(
         "--tracemalloc-max",
         type=int,
@@ -309,7 +375,8 @@ def main() -> None:
     args = parser.parse_args()
     default = "1,10,100" if args.quick else "1,10,100,1000"
     args.lines = [int(n) for n in (args.lines or default).split(",")]
-    args.other_lines = args.lines
+    args.other_lines = args.lines if args.other_providers else []
+    args.no_repeat_big = set(filter(None, args.no_repeat_big.split(",")))
     args.other_limits_max = 100
     if args.from_json:
         results = json.loads(args.from_json.read_text(encoding="utf-8"))

@@ -10,6 +10,9 @@ Sides (``--side``):
 ``rest_single_tpl``
     (b2) one ``esim/query`` resource per page of 500 holding the list as an attribute, and
     six ``template:`` sensors per line that pick the line out of that attribute.
+``rest_keyed_tpl``
+    (b3) the same page resources, ONE ``template:`` sensor whose attribute maps each line id
+    to its fields, and six ``template:`` sensors per line that look their line up in it.
 ``rest_single_rest``
     (b2, other form) the same page resources, with the six sensors of each line directly
     under the page resource that holds the line, picking it out of ``value_json``.
@@ -47,7 +50,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp import ThreadedResolver
@@ -409,36 +412,9 @@ def rest_config(side: str, base_url: str, line_ids: list[str]) -> dict[str, Any]
             ]
             resources.append(_rest_resource(base_url, "esim/query", _page_payload(page), sensors))
         return {"rest": resources}
+    if side == "rest_keyed_tpl":
+        return keyed_config(base_url, line_ids)
     # rest_single_tpl: the list as an attribute of one sensor per page, template sensors.
-    resources = [
-        _rest_resource(
-            base_url,
-            "balance/query",
-            {},
-            [
-                {
-                    "name": "esim access balance",
-                    "value_template": "{{ value_json.obj.balance / 10000 }}",
-                }
-            ],
-        )
-    ]
-    for page in range(1, pages + 1):
-        resources.append(
-            _rest_resource(
-                base_url,
-                "esim/query",
-                _page_payload(page),
-                [
-                    {
-                        "name": f"esim access page {page}",
-                        "value_template": "{{ value_json.obj.pager.total }}",
-                        "json_attributes_path": "$.obj",
-                        "json_attributes": ["esimList"],
-                    }
-                ],
-            )
-        )
     every_page = " + ".join(
         f"(state_attr('sensor.esim_access_page_{page}', 'esimList') or [])"
         for page in range(1, pages + 1)
@@ -464,7 +440,99 @@ def rest_config(side: str, base_url: str, line_ids: list[str]) -> dict[str, Any]
                 **_SENSOR_OPTIONS["balance"],
             }
         )
-    return {"rest": resources, "template": [{"sensor": templates}]}
+    return {"rest": _list_resources(base_url, pages), "template": [{"sensor": templates}]}
+
+
+def _list_resources(base_url: str, pages: int) -> list[dict[str, Any]]:
+    """Return the balance resource and the esim/query page resources (list as an attribute)."""
+    resources = [
+        _rest_resource(
+            base_url,
+            "balance/query",
+            {},
+            [
+                {
+                    "name": "esim access balance",
+                    "value_template": "{{ value_json.obj.balance / 10000 }}",
+                }
+            ],
+        )
+    ]
+    resources.extend(
+        _rest_resource(
+            base_url,
+            "esim/query",
+            _page_payload(page),
+            [
+                {
+                    "name": f"esim access page {page}",
+                    "value_template": "{{ value_json.obj.pager.total }}",
+                    "json_attributes_path": "$.obj",
+                    "json_attributes": ["esimList"],
+                }
+            ],
+        )
+        for page in range(1, pages + 1)
+    )
+    return resources
+
+
+# b3: the fields each line's sensors need, in the order of the keyed mapping's tuples.
+_KEYED_FIELDS = ("orderUsage", "totalVolume", "expiredTime", "esimStatus")
+# What a line's sensor shows, given ``e``: its tuple in the mapping (fields as above).
+_KEYED_VALUE_OF: dict[str, str] = {
+    "data_remaining": "[e[1] - e[0], 0] | max",
+    "data_used": "e[0]",
+    "data_total": "e[1]",
+    "plan_expiry": "as_datetime(e[2])",
+    "status": f"{_STATUS_MAP}.get(e[3], 'unknown')",
+}
+
+
+def keyed_config(base_url: str, line_ids: list[str]) -> dict[str, Any]:
+    """Return b3: the list pages as in b2, ONE template sensor keying them by line id.
+
+    The mapping sensor's ``by_id`` attribute maps each esimTranNo to a tuple of the four
+    fields the line sensors need, built in one pass (``zip`` of the mapped columns, no
+    loop that copies). Only those fields, because a template's output is capped at
+    256 KiB: the whole records of 1,000 eSIMs would not fit, their four fields do. Each
+    line's six sensors look their line up with ``.get(id)``, one dict lookup.
+    """
+    pages = max(1, math.ceil(len(line_ids) / PAGE_SIZE))
+    every_page = " + ".join(
+        f"(state_attr('sensor.esim_access_page_{page}', 'esimList') or [])"
+        for page in range(1, pages + 1)
+    )
+    columns = ", ".join(f"l | map(attribute='{name}')" for name in _KEYED_FIELDS)
+    mapping = {
+        "name": "esim access lines",
+        "state": f"{{{{ ({every_page}) | count }}}}",
+        "attributes": {
+            "by_id": (
+                f"{{% set l = {every_page} %}}"
+                f"{{{{ dict(zip(l | map(attribute='esimTranNo'), zip({columns}))) }}}}"
+            )
+        },
+    }
+    templates: list[dict[str, Any]] = [mapping]
+    for line_id in line_ids:
+        pick = f"{{% set e = (state_attr('sensor.esim_access_lines', 'by_id') or {{}}).get('{line_id}') %}}"
+        for key, value in _KEYED_VALUE_OF.items():
+            templates.append(
+                {
+                    "name": f"esim {line_id} {key}",
+                    "state": f"{pick}{{{{ ({value}) if e else none }}}}",
+                    **_SENSOR_OPTIONS[key],
+                }
+            )
+        templates.append(
+            {
+                "name": f"esim {line_id} balance",
+                "state": "{{ states('sensor.esim_access_balance') | float(none) }}",
+                **_SENSOR_OPTIONS["balance"],
+            }
+        )
+    return {"rest": _list_resources(base_url, pages), "template": [{"sensor": templates}]}
 
 
 async def setup_rest(hass: HomeAssistant, side: str, base_url: str, line_ids: list[str]) -> Setup:
@@ -631,6 +699,61 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
+class LoopLag:
+    """How late the event loop runs a task that asks to wake every ``interval`` seconds.
+
+    The lag of one wake-up is how long the loop was busy with something else past the
+    moment the task asked for: a stall. ``result()`` gives the largest, the count of
+    samples and of those over 50 and 100 ms, and the total time spent in lags over 100 ms.
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        """Sample every ``interval`` seconds (once started)."""
+        self.interval = interval
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+        self._due = 0.0
+
+    async def _sample(self) -> None:
+        while True:
+            self._due = time.perf_counter() + self.interval
+            await asyncio.sleep(self.interval)
+            self.lags.append(time.perf_counter() - self._due)
+
+    async def __aenter__(self) -> Self:
+        """Start sampling."""
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+        # Let the probe take its first sample's deadline before the work starts.
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """Stop sampling, counting the stall in progress.
+
+        The work measured often ends with a stall (a refresh's entity updates) and resumes
+        the measuring task in the same turn of the loop as the probe's overdue wake-up:
+        cancelled then, the probe would never report it. Its overdue time is the lag.
+        """
+        assert self._task is not None
+        if (overdue := time.perf_counter() - self._due) > 0:
+            self.lags.append(overdue)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def result(self) -> dict[str, Any]:
+        """Return the largest lag and how many samples stalled beyond 50 and 100 ms."""
+        lags = self.lags or [0.0]
+        return {
+            "max": max(lags),
+            "samples": len(self.lags),
+            "over_50ms": sum(lag > 0.05 for lag in lags),
+            "over_100ms": sum(lag > 0.1 for lag in lags),
+            "stalled_s_over_100ms": sum(lag for lag in lags if lag > 0.1),
+            "largest": sorted(lags, reverse=True)[:5],
+        }
+
+
 async def timed_cycles(
     setup: Setup, emulator: Emulator, cycles: int, *, change: float
 ) -> dict[str, Any]:
@@ -712,9 +835,12 @@ async def main_pass(
         remove = hass.bus.async_listen(EVENT_STATE_CHANGED, readiness.on_state)
         gc.collect()
         rss0 = rss_bytes()
-        requests0 = await emulator.requests()
+        stats0 = await emulator.stats()
+        requests0 = stats0["requests"]
         readiness.start = time.perf_counter()
-        setup = await set_up(hass, args.side, base_url, line_ids)
+        async with LoopLag() as lag:
+            setup = await set_up(hass, args.side, base_url, line_ids)
+        result["lag_setup"] = lag.result()
         result["setup_returned_s"] = time.perf_counter() - readiness.start
         if args.side.startswith("ours"):
             # The bypass only works if the client really uses the shared limiter we changed.
@@ -729,9 +855,16 @@ async def main_pass(
             )
             result["limiter_bypassed"] = used is limiter
         result["values_s"] = readiness.ready_after(hass, setup.entity_ids)
-        await setup.background()
+        async with LoopLag() as lag:
+            await setup.background()
+        result["lag_background"] = lag.result()
         result["background_done_s"] = time.perf_counter() - readiness.start
         result["requests_setup_total"] = await emulator.requests() - requests0
+        result["requests_setup_by_endpoint"] = {
+            key: count - stats0["by_endpoint"].get(key, 0)
+            for key, count in (await emulator.stats())["by_endpoint"].items()
+            if count - stats0["by_endpoint"].get(key, 0)
+        }
         remove()
         result["entities"] = setup.entities
         result["entities_enabled"] = setup.entities if setup.enabled is None else setup.enabled
@@ -762,6 +895,10 @@ async def main_pass(
         }
         for scenario, change in SCENARIOS.items():
             result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
+        await emulator.bump(1.0)
+        async with LoopLag() as lag:
+            await setup.refresh()
+        result["lag_refresh_changed"] = lag.result()
         if args.side == "ours":
             result["floor"] = await transport_floor(hass, len(line_ids), args.cycles)
         if args.profile:
@@ -850,6 +987,183 @@ async def cpu_pass(
         if args.side == "ours":
             result["floor"] = await transport_floor(hass, len(cfg["line_ids"]), args.cycles)
     return result
+
+
+async def _cpu_of(hass: HomeAssistant, change: Callable[[], Awaitable[None]]) -> float:
+    """Return the CPU of one change and everything it sets off in the loop."""
+    started = time.process_time()
+    await change()
+    await hass.async_block_till_done()
+    return time.process_time() - started
+
+
+async def stall_pass(
+    args: argparse.Namespace, cfg: dict[str, Any], emulator: Emulator
+) -> dict[str, Any]:
+    """Ours only: what a settings, journal or package-list change costs, and a renewal's stall.
+
+    Each change is made ``--change-repeats`` times, through the path the integration takes
+    for it, and timed (CPU of the process) until Home Assistant is idle again:
+
+    * *settings*: a line's low-data threshold changed (``async_update_subentry``, as the
+      line's reconfigure step saves it; the integration applies it in place);
+    * *journal*: the journal tells its listeners of a change (``Journal.async_save_later``,
+      as a renewal's verification does; its write is delayed and not timed);
+    * *package list*: a line's package list read again and found different (the kept list is
+      made to differ first), minus the read alone (timed separately, same request);
+    * *local update*: ``coordinator.async_local_update()``, which all three end in.
+
+    Then one renewal through the ``prepaid_sim.renew`` action, with the loop-lag probe on.
+    """
+    result: dict[str, Any] = {}
+    base_url, line_ids = cfg["base_url"], cfg["line_ids"]
+    await emulator.rate_limit(None)
+    async with running_hass() as hass:
+        limiter, _ = limiter_for(args.side, base_url)
+        set_limiter(limiter, UNLIMITED)
+        if args.profile:
+            # Where setting up the lines spends its time (cProfile slows it down).
+            profile = cProfile.Profile()
+            profile.enable()
+            setup = await set_up(hass, args.side, base_url, line_ids)
+            profile.disable()
+            result["setup_profile"] = {
+                "tottime": profile_text(profile, "tottime", 25),
+                "cumulative": profile_text(profile, "cumulative", 30),
+            }
+        else:
+            setup = await set_up(hass, args.side, base_url, line_ids)
+        await setup.background()
+        await setup.refresh()
+        await setup.refresh()
+        await flush_delayed_saves(hass)
+        gc.collect()
+        entry = hass.config_entries.async_entries(DOMAIN)[0]
+        data = entry.runtime_data
+        line_id = line_ids[0]
+        subentry_id = data.line_subentries[line_id]
+        catalogue = data.catalogue
+        thresholds = iter(range(10**6))
+
+        async def settings() -> None:
+            subentry = entry.subentries[subentry_id]
+            hass.config_entries.async_update_subentry(
+                entry,
+                subentry,
+                data={**subentry.data, "low_data_percent": 11 + next(thresholds) % 2},
+            )
+
+        async def journal() -> None:
+            data.journal.async_save_later()
+
+        async def read_only() -> None:
+            await data.provider.async_list_packages(line_id)
+
+        async def packages() -> None:
+            kept = catalogue._packages[line_id]  # noqa: SLF001
+            catalogue._packages[line_id] = list(reversed(kept)) or []  # noqa: SLF001
+            await catalogue.async_read(line_id)
+
+        async def local_update() -> None:
+            data.coordinator.async_local_update()
+
+        result["changes"] = await _time_changes(
+            hass,
+            {
+                "settings": settings,
+                "journal": journal,
+                "package_read_only": read_only,
+                "package_list": packages,
+                "local_update": local_update,
+            },
+            args.change_repeats,
+        )
+        if args.profile:
+            result["local_update_profile"] = await _profile_change(hass, local_update, args.profile)
+        await flush_delayed_saves(hass)
+        result["renewal"] = await _renew_once(hass, data, line_ids, emulator)
+    return result
+
+
+async def _time_changes(
+    hass: HomeAssistant, changes: dict[str, Callable[[], Awaitable[None]]], repeats: int
+) -> dict[str, Any]:
+    """Time each change ``repeats`` times: CPU, the loop's lag and the state writes."""
+    counters = Counters()
+    unsubscribe = [
+        hass.bus.async_listen(EVENT_STATE_CHANGED, counters.on_changed),
+        hass.bus.async_listen(
+            EVENT_STATE_REPORTED, counters.on_reported, event_filter=_every_event
+        ),
+    ]
+    result: dict[str, Any] = {}
+    for name, change in changes.items():
+        counters.changed = counters.reported = 0
+        async with LoopLag() as lag:
+            cpu = [await _cpu_of(hass, change) for _ in range(repeats)]
+        result[name] = {
+            **_summary(cpu),
+            "lag": lag.result(),
+            "writes_per_change": counters.changed / repeats,
+            "reported_per_change": counters.reported / repeats,
+        }
+    for remove in unsubscribe:
+        remove()
+    return result
+
+
+async def _profile_change(
+    hass: HomeAssistant, change: Callable[[], Awaitable[None]], cycles: int
+) -> dict[str, Any]:
+    """Return the cProfile of ``cycles`` runs of a change."""
+    profile = cProfile.Profile()
+    for _ in range(cycles):
+        profile.enable()
+        await _cpu_of(hass, change)
+        profile.disable()
+    return {
+        "cycles": cycles,
+        "tottime": profile_text(profile, "tottime"),
+        "cumulative": profile_text(profile, "cumulative"),
+    }
+
+
+async def _renew_once(
+    hass: HomeAssistant, data: Any, line_ids: list[str], emulator: Emulator
+) -> dict[str, Any]:
+    """Renew the first line that takes a renewal, through the action, with the probe on."""
+    tried: list[str] = []
+    for line_id in line_ids[:20]:
+        device_id = data.renewals.device_id(line_id)
+        before = await emulator.stats()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        try:
+            async with LoopLag() as lag:
+                response = await hass.services.async_call(
+                    DOMAIN,
+                    "renew",
+                    {"device_id": device_id},
+                    blocking=True,
+                    return_response=True,
+                )
+                await hass.async_block_till_done()
+        except Exception as err:  # noqa: BLE001 - a line that takes no renewal: the next
+            tried.append(f"{type(err).__name__}: {err}"[:160])
+            continue
+        after = await emulator.stats()
+        return {
+            "cpu_s": time.process_time() - cpu0,
+            "wall_s": time.perf_counter() - wall0,
+            "lag": lag.result(),
+            "state": (response or {}).get("state"),
+            "requests": {
+                key: count - before["by_endpoint"].get(key, 0)
+                for key, count in after["by_endpoint"].items()
+                if count - before["by_endpoint"].get(key, 0)
+            },
+            "refused_first": tried,
+        }
+    return {"error": "no line took a renewal", "refused": tried}
 
 
 async def limits_pass(
@@ -960,6 +1274,7 @@ async def run(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
                 "cpu": cpu_pass,
                 "limits": limits_pass,
                 "memory": memory_pass,
+                "stall": stall_pass,
             }[name]
             first = len(CAPTURE.records)
             result[name] = await pass_fn(args, cfg, emulator)
@@ -981,6 +1296,7 @@ def main() -> None:
     parser.add_argument("--emulator-rate", type=int, default=8)
     parser.add_argument("--catalogue-wait-max", type=int, default=100)
     parser.add_argument("--profile", type=int, default=0, help="cycles to profile (0: none)")
+    parser.add_argument("--change-repeats", type=int, default=15, help="stall pass: each change")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger().addHandler(CAPTURE)
