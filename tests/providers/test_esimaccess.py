@@ -33,8 +33,11 @@ from custom_components.prepaid_sim.providers.esimaccess import (
     PAGE_SIZE,
     REQUESTS_PER_SECOND,
     EsimAccessProvider,
-    _parse_envelope,
+)
+from custom_components.prepaid_sim.providers.esimaccess.parse import (
+    parse_envelope,
     parse_time,
+    purchase_error,
 )
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators.esimaccess import (
@@ -506,11 +509,10 @@ def test_purchase_error_codes(
     body: bytes, expected: type[Exception], insufficient: bool | None
 ) -> None:
     """Each documented top-up error code lands on the right side of the contract."""
-    envelope = _parse_envelope(body)
+    envelope = parse_envelope(body)
     assert envelope is not None
     assert not envelope.success
-    provider = EsimAccessProvider(None, "code")  # type: ignore[arg-type]
-    error = provider._purchase_error(envelope, "ref-codes")
+    error = purchase_error(envelope, "ref-codes")
     assert type(error) is expected
     if isinstance(error, OrderRejectedError):
         assert error.insufficient_funds is insufficient
