@@ -104,11 +104,6 @@ from .reconcile import PendingTopup, find_evidence, remember_line
 type _Page = tuple[list[JsonObject], int | None, int]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date."""
-    return parse_retry_after(headers.get("retry-after"))
-
-
 def _describe(err: BaseException, sent: bool) -> str:
     """Word a transport failure the way this client always has."""
     return f"{type(err).__name__}: {err}" if sent else f"cannot connect: {err}"
@@ -211,7 +206,7 @@ class EsimAccessProvider(Provider):
     def _check_http(self, reply: HttpReply) -> None:
         """Raise for the HTTP statuses that mean the same for reads and purchases."""
         if reply.status == 429:
-            retry_after = _retry_after(reply.headers)
+            retry_after = parse_retry_after(reply.headers.get("retry-after"))
             # The status code is not documented, only the 8/s limit [I]; hold every request.
             self.rate_limiter.block_for(1.0 if retry_after is None else retry_after)
             raise RateLimitedError("eSIM Access rate limit hit", retry_after=retry_after)
