@@ -415,12 +415,12 @@ async def test_find_order_with_less_evidence(
         emulator.fail_next["esim/topup"] = "drop_after_commit"
         with pytest.raises(OrderOutcomeUnknownError):
             await provider.async_purchase(line.esim_tran_no, package, "ref-quiet")
-        looker = provider
         if restart:
-            looker = EsimAccessProvider(
-                provider._session, DEFAULT_ACCESS_CODE, base_url=emulator.base_url
-            )
-        order = await looker.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
+            # A new process: a client that never saw the line before the top-up.
+            async with client(emulator) as looker:
+                order = await looker.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
+        else:
+            order = await provider.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
     assert (order is not None) is found
     assert len(emulator.ledger) == 1
 
