@@ -24,7 +24,16 @@ from ..base import (
     ProviderError,
     redact_identifiers,
 )
-from ..http import JsonReply, MalformedError, as_decimal, as_str, from_epoch, safe_decimal, to_utc
+from ..http import (
+    JsonReply,
+    MalformedError,
+    as_decimal,
+    as_str,
+    currency_or,
+    from_epoch,
+    safe_decimal,
+    to_utc,
+)
 from ..plausible import check_line, check_size, expect_json
 from .const import (
     CODE_INSUFFICIENT_CREDIT,
@@ -127,12 +136,6 @@ def parse_time(value: object) -> datetime | None:
     return to_utc(parsed)
 
 
-def currency_code(value: object) -> str:
-    """Return an ISO 4217 code; USD when absent [I]."""
-    text = as_str(value)
-    return text.upper() if text and len(text) == 3 else DEFAULT_CURRENCY
-
-
 def reply_data(reply: Reply) -> Mapping[str, object] | None:
     """Return ``data`` of a ``{"data": {...}, "meta": {...}}`` answer.
 
@@ -162,7 +165,7 @@ def wallet_from(payload: Mapping[str, object] | None) -> Money | None:
     if isinstance(available, Mapping):
         amount_raw, currency = available.get("amount"), available.get("currency")
     amount = safe_decimal(amount_raw)
-    return None if amount is None else Money(amount, currency_code(currency))
+    return None if amount is None else Money(amount, currency_or(currency, DEFAULT_CURRENCY))
 
 
 def listing_rows(reply: Reply) -> list[Mapping[str, object]]:
@@ -286,7 +289,7 @@ def parse_topup_package(item: Mapping[str, object]) -> Package | None:
     return Package(
         package_id=package_id,
         name=as_str(item.get("title")) or package_id,
-        price=Money(price, currency_code(item.get("currency"))),
+        price=Money(price, currency_or(item.get("currency"), DEFAULT_CURRENCY)),
         data_bytes=None if unlimited else amount,
         validity=timedelta(days=int(days or 0)),
     )
@@ -297,7 +300,11 @@ def order_price(entry: Mapping[str, object]) -> Money | None:
     amount = safe_decimal(entry.get("net_price"))
     if amount is None:
         amount = safe_decimal(entry.get("price"))
-    return None if amount is None else Money(amount, currency_code(entry.get("currency")))
+    return (
+        None
+        if amount is None
+        else Money(amount, currency_or(entry.get("currency"), DEFAULT_CURRENCY))
+    )
 
 
 def order_status(entry: Mapping[str, object]) -> OrderStatus:

@@ -42,7 +42,7 @@ CLOCK_SKEW: Final = timedelta(minutes=1)
 # [I] Catalogue ``dataAmount`` is MB; decimal MB matches the docs' own example, where
 # bundle ``esim_1GB_…`` has an assignment ``initialQuantity`` of 1,000,000,000 bytes.
 MB: Final = 1_000_000
-DEFAULT_CURRENCY: Final = "USD"
+DEFAULT_CURRENCY: Final = "USD"  # [I] eSIM Go accounts are billed in USD
 
 STATES: Final[Mapping[str, LineStatus]] = {
     "active": LineStatus.ACTIVE,

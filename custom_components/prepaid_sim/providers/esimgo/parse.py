@@ -15,7 +15,7 @@ import math
 import time
 
 from ..base import Line, LineStatus, Money, OrderStatus, Package
-from ..http import JsonReply, MalformedError, as_str, safe_decimal, to_utc
+from ..http import JsonReply, MalformedError, as_str, currency_or, safe_decimal, to_utc
 from ..plausible import check_line, check_size, check_time, expect_json
 from .const import (
     AUTH_WORDS,
@@ -119,12 +119,6 @@ def parse_time(value: object) -> datetime | None:
         return None
 
 
-def currency_code(value: object) -> str:
-    """Return an ISO 4217 code, USD when absent ([I] eSIM Go accounts are billed in USD)."""
-    text = as_str(value)
-    return text.upper() if text and len(text) == 3 else DEFAULT_CURRENCY
-
-
 def seconds_until_reset(value: str | None) -> float | None:
     """Parse X-Ratelimit-Reset: ISO-8601 per the docs; [I] also epoch or delta seconds."""
     if not value:
@@ -178,7 +172,7 @@ def wallet_of(org: Mapping[str, object]) -> Money | None:
         balance = nested.get("amount", nested.get("balance"))
         currency = nested.get("currency", currency)
     amount = safe_decimal(balance)
-    return Money(amount, currency_code(currency)) if amount is not None else None
+    return Money(amount, currency_or(currency, DEFAULT_CURRENCY)) if amount is not None else None
 
 
 def parse_assignments(data: object) -> list[Assignment]:
@@ -318,7 +312,7 @@ def parse_package(bundle: Mapping[str, object]) -> Package | None:
     return Package(
         package_id=name,
         name=as_str(bundle.get("description")) or name,
-        price=Money(price, currency_code(bundle.get("currency"))),
+        price=Money(price, currency_or(bundle.get("currency"), DEFAULT_CURRENCY)),
         data_bytes=None if unlimited or amount_mb is None else int(amount_mb * MB),
         validity=validity,
     )
@@ -333,7 +327,11 @@ def order_status(value: object) -> OrderStatus:
 def order_price(body: Mapping[str, object]) -> Money | None:
     """Return an order's total, if it has one."""
     total = safe_decimal(body.get("total"))
-    return Money(total, currency_code(body.get("currency"))) if total is not None else None
+    return (
+        Money(total, currency_or(body.get("currency"), DEFAULT_CURRENCY))
+        if total is not None
+        else None
+    )
 
 
 def order_created_at(entry: Mapping[str, object]) -> datetime | None:
