@@ -20,15 +20,20 @@ from custom_components.prepaid_sim.providers.airalo import (
     SANDBOX_BASE_URL,
     UPDATE_INTERVAL,
     USAGE_READ_INTERVAL,
+    AccountState,
     AiraloProvider,
-    _order_status,
-    _Outcome,
-    _package,
-    _payload,
-    _Reply,
-    _UsageState,
     parse_time,
 )
+from custom_components.prepaid_sim.providers.airalo.parse import (
+    Reply,
+    as_bool,
+    order_price,
+    order_status,
+    parse_topup_package,
+    purchase_error,
+    reply_data,
+)
+from custom_components.prepaid_sim.providers.airalo.reconcile import order_iccids
 from custom_components.prepaid_sim.providers.base import (
     AuthenticationError,
     LineNotFoundError,
@@ -40,7 +45,9 @@ from custom_components.prepaid_sim.providers.base import (
     Package,
     ProviderUnavailableError,
     RateLimitedError,
+    pick_refresh_error,
 )
+from custom_components.prepaid_sim.providers.http import parse_retry_after, safe_decimal
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators.airalo import (
     DEFAULT_CLIENT_ID,
@@ -50,6 +57,7 @@ from tests.emulators.airalo import (
 )
 from tests.emulators.server import TokenApiFaultMode
 
+from .canned import CannedApi
 from .conftest import FakeClock
 
 # The emulator's route name of POST /token.
@@ -516,13 +524,15 @@ async def test_packages(emulator: AiraloEmulator, clock: FakeClock) -> None:
 
 def test_package_parsing_tolerance() -> None:
     """Retail price when there is no net price; odd entries are skipped."""
-    retail = _package({"id": "p", "price": "5", "amount": 512, "day": 3, "currency": "eur"})
+    retail = parse_topup_package(
+        {"id": "p", "price": "5", "amount": 512, "day": 3, "currency": "eur"}
+    )
     assert retail is not None
     assert retail.price == Money(Decimal(5), "EUR")
     assert retail.data_bytes == 512 * MB
-    assert _package({"id": "p", "price": "free"}) is None
-    assert _package({"price": 5}) is None
-    assert _package({"id": "p", "price": -1}) is None
+    assert parse_topup_package({"id": "p", "price": "free"}) is None
+    assert parse_topup_package({"price": 5}) is None
+    assert parse_topup_package({"id": "p", "price": -1}) is None
 
 
 # --- buying ----------------------------------------------------------------------------------
@@ -697,15 +707,32 @@ async def test_connect_failure_is_unavailable(emulator: AiraloEmulator, clock: F
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sim = emulator.add_sim()
-    async with client(emulator, clock) as provider:
+    emulator.rate_limit = None
+    account = AccountState()
+    async with aiohttp.ClientSession() as session:
+        provider = AiraloProvider(
+            session,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            base_url=emulator.base_url,
+            clock=clock.monotonic,
+            account_state=account,
+        )
         package = await _package_for(provider, sim.iccid)
-        # The token is cached; now the host goes away.
-        provider._base_url = f"http://127.0.0.1:{port}/v2"
+        # The account's token is cached; a client of the same account at a host that is gone.
+        nowhere = AiraloProvider(
+            session,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            base_url=f"http://127.0.0.1:{port}/v2",
+            clock=clock.monotonic,
+            account_state=account,
+        )
         with pytest.raises(ProviderUnavailableError) as err:
-            await provider.async_purchase(sim.iccid, package, "ps-nowhere")
+            await nowhere.async_purchase(sim.iccid, package, "ps-nowhere")
         assert not isinstance(err.value, OrderOutcomeUnknownError)
         with pytest.raises(ProviderUnavailableError):
-            await provider.async_fetch([sim.iccid])
+            await nowhere.async_fetch([sim.iccid])
     assert emulator.ledger == []
 
 
@@ -726,7 +753,7 @@ def test_purchase_error_mapping(
     status: int, body: object, expected: type[Exception], code: str | None
 ) -> None:
     """Each refusal lands on the right side of the purchase contract."""
-    error = AiraloProvider._purchase_error(_Reply(status, {}, body), "ps-map")
+    error = purchase_error(Reply(status, {}, body), "ps-map")
     assert type(error) is expected
     if isinstance(error, OrderRejectedError):
         assert error.code == code
@@ -764,71 +791,79 @@ def test_parse_time_unreadable(value: object) -> None:
 
 def test_reply_shapes() -> None:
     """Order statuses and error texts are read from every documented shape."""
-    assert _order_status({"status": {"slug": "completed"}}) is OrderStatus.COMPLETED
-    assert _order_status({"status": "Refunded"}) is OrderStatus.FAILED
-    assert _order_status({"status": {"name": "Pending"}}) is OrderStatus.PROCESSING
-    assert _order_status({}) is OrderStatus.COMPLETED
-    reply = _Reply(422, {}, {"data": {"x": "y"}, "meta": {"message": "the parameter is invalid"}})
+    assert order_status({"status": {"slug": "completed"}}) is OrderStatus.COMPLETED
+    assert order_status({"status": "Refunded"}) is OrderStatus.FAILED
+    assert order_status({"status": {"name": "Pending"}}) is OrderStatus.PROCESSING
+    assert order_status({}) is OrderStatus.COMPLETED
+    reply = Reply(422, {}, {"data": {"x": "y"}, "meta": {"message": "the parameter is invalid"}})
     assert reply.message == "the parameter is invalid"
     assert reply.code is None
-    assert _Reply(401, {}, {"message": "Unauthenticated."}).message == "Unauthenticated."
-    assert _Reply(500, {}, "oops").message is None
-    assert _Reply(422, {}, {"code": True}).code is None
+    assert Reply(401, {}, {"message": "Unauthenticated."}).message == "Unauthenticated."
+    assert Reply(500, {}, "oops").message is None
+    assert Reply(422, {}, {"code": True}).code is None
 
 
-async def test_balance_shapes(emulator: AiraloEmulator, clock: FakeClock) -> None:
-    """A list of balances or a bare number is tolerated; garbage is unavailable."""
-    async with client(emulator, clock) as provider:
-        replies = iter(
-            [
-                _Reply(200, {}, {"data": {"balances": [{"availableBalance": {"amount": "5"}}]}}),
-                _Reply(200, {}, {"balances": {"availableBalance": 7}}),
-                _Reply(200, {}, {"data": {"balances": {"availableBalance": "n/a"}}}),
-            ]
+TOKEN_ANSWER = (200, {"data": {"access_token": "t", "expires_in": 3600}})
+
+
+@contextlib.asynccontextmanager
+async def canned_client(api: CannedApi, clock: FakeClock) -> AsyncIterator[AiraloProvider]:
+    """Open a session and a provider pointed at canned answers."""
+    async with api, aiohttp.ClientSession() as session:
+        yield AiraloProvider(
+            session,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            base_url=api.base_url,
+            clock=clock.monotonic,
+            rate_limiter=RateLimiter(1000),
         )
 
-        async def fake(path: str, params: object = None) -> _Reply:
-            return next(replies)
 
-        provider._read_ok = fake  # type: ignore[method-assign]
-        assert (await provider._wallet()) == Money(Decimal(5), "USD")
-        assert (await provider._wallet()) == Money(Decimal(7), "USD")
+async def test_balance_shapes(socket_enabled: None, clock: FakeClock) -> None:
+    """A list of balances or a bare number is tolerated; garbage is unavailable."""
+    api = CannedApi("/v2", always={"/token": TOKEN_ANSWER})
+    api.queue(
+        "/balance",
+        [
+            (200, {"data": {"balances": [{"availableBalance": {"amount": "5"}}]}}),
+            (200, {"balances": {"availableBalance": 7}}),
+            (200, {"data": {"balances": {"availableBalance": "n/a"}}}),
+        ],
+    )
+    async with canned_client(api, clock) as provider:
+        assert (await provider.async_get_account()).wallet == Money(Decimal(5), "USD")
+        assert (await provider.async_get_account()).wallet == Money(Decimal(7), "USD")
         with pytest.raises(ProviderUnavailableError):
-            await provider._wallet()
+            await provider.async_get_account()
 
 
 async def test_listing_without_meta_follows_links_or_short_pages(
-    emulator: AiraloEmulator, clock: FakeClock
+    socket_enabled: None, clock: FakeClock
 ) -> None:
-    """Paging falls back to links.next, then to a short page."""
-    async with client(emulator, clock) as provider:
-        pages = iter(
-            [
-                _Reply(200, {}, {"data": [{"iccid": "1"}], "links": {"next": "p2"}}),
-                _Reply(200, {}, {"data": [{"iccid": "2"}], "links": {"next": None}}),
-                _Reply(200, {}, {"data": [{"iccid": "3"}, {"iccid": "4"}]}),
-                _Reply(200, {}, {"data": [{"iccid": "5"}]}),
-                _Reply(200, {}, {"data": "nope"}),
-            ]
-        )
-
-        async def fake(path: str, params: object = None) -> _Reply:
-            return next(pages)
-
-        provider._read_ok = fake  # type: ignore[method-assign]
-        assert len(await provider._read_pages("/x", {}, 2, 10)) == 2
-        assert len(await provider._read_pages("/x", {}, 2, 10)) == 3
+    """Paging falls back to links.next, then to a short page; a listing that is no list
+    is unavailable."""
+    full_page = [{"iccid": str(n)} for n in range(100, 200)]
+    api = CannedApi("/v2", always={"/token": TOKEN_ANSWER})
+    api.queue(
+        "/sims",
+        [
+            (200, {"data": [{"iccid": "1"}], "links": {"next": "p2"}}),
+            (200, {"data": [{"iccid": "2"}], "links": {"next": None}}),
+            (200, {"data": full_page}),
+            (200, {"data": [{"iccid": "5"}]}),
+            (200, {"data": "nope"}),
+        ],
+    )
+    api.queue("/orders", [(200, {"data": 1})])
+    api.queue("/sims/1/topups", [(200, {"data": 1})])
+    async with canned_client(api, clock) as provider:
+        assert len(await provider.async_list_lines()) == 2
+        assert len(await provider.async_list_lines()) == 101
         with pytest.raises(ProviderUnavailableError):
-            await provider._read_pages("/x", {}, 2, 10)
-        pages = iter([_Reply(200, {}, {"data": 1})])
+            await provider.async_list_lines()
         with pytest.raises(ProviderUnavailableError):
             await provider.async_find_order("1", "ps-x", datetime.now(UTC))
-        pages = iter([_Reply(200, {}, {"data": 1})])
-
-        async def fake_read(path: str, params: object = None, **_: object) -> _Reply:
-            return next(pages)
-
-        provider._read = fake_read  # type: ignore[method-assign]
         with pytest.raises(ProviderUnavailableError):
             await provider.async_list_packages("1")
 
@@ -843,18 +878,22 @@ async def test_ip_block_is_an_authentication_error(
             await provider.async_get_account()
 
 
-def test_other_usage_refusals_are_unreadable() -> None:
+async def test_other_usage_refusals_are_unreadable(socket_enabled: None, clock: FakeClock) -> None:
     """A 4xx usage answer other than 404 / code 73 marks the line unreadable."""
-    provider = AiraloProvider(None, "id", "secret")  # type: ignore[arg-type]
-    reading = provider._reading("1", _Reply(400, {}, {"message": "bad iccid"}), _UsageState())
-    assert reading.outcome is _Outcome.UNREADABLE
+    api = CannedApi("/v2", always={"/token": TOKEN_ANSWER})
+    api.queue("/balance", [(200, {"data": {"balances": {"availableBalance": 1}}})])
+    api.queue("/sims/1/usage", [(400, {"message": "bad iccid"})])
+    async with canned_client(api, clock) as provider:
+        snapshot = await provider.async_fetch(["1"])
+    assert snapshot.unreadable_line_ids == {"1"}
+    assert not snapshot.lines
 
 
 def test_payload_shapes() -> None:
     """Answers without a data wrapper are read flat; a data array is not an object."""
-    assert _payload(_Reply(200, {}, {"access_token": "t"})) == {"access_token": "t"}
-    assert _payload(_Reply(200, {}, {"data": []})) is None
-    assert _payload(_Reply(200, {}, [1])) is None
+    assert reply_data(Reply(200, {}, {"access_token": "t"})) == {"access_token": "t"}
+    assert reply_data(Reply(200, {}, {"data": []})) is None
+    assert reply_data(Reply(200, {}, [1])) is None
 
 
 async def test_seeded_emulator_reads_cleanly(emulator: AiraloEmulator, clock: FakeClock) -> None:
@@ -870,16 +909,14 @@ async def test_seeded_emulator_reads_cleanly(emulator: AiraloEmulator, clock: Fa
 
 def test_small_helpers() -> None:
     """Retry-After as seconds or a date; booleans in several spellings; odd numbers."""
-    from custom_components.prepaid_sim.providers import airalo
-
-    assert airalo._retry_after({"retry-after": "3"}) == 3.0
-    assert airalo._retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
-    assert airalo._retry_after({"retry-after": "later"}) is None
-    assert airalo._as_bool(1) is True
-    assert airalo._as_bool("false") is False
-    assert airalo._as_bool("maybe") is None
-    assert airalo._safe_decimal("Infinity") is None
-    assert airalo._safe_decimal(["1"]) is None
-    assert airalo._pick_error([ValueError("x")]).args == ("x",)
-    assert airalo._order_iccids({"iccid": "1", "sims": ["2", {"iccid": "3"}]}) == {"1", "2", "3"}
-    assert airalo._order_price({"price": "4.5"}) == Money(Decimal("4.5"), "USD")
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("later") is None
+    assert as_bool(1) is True
+    assert as_bool("false") is False
+    assert as_bool("maybe") is None
+    assert safe_decimal("Infinity") is None
+    assert safe_decimal(["1"]) is None
+    assert pick_refresh_error([ValueError("x")]).args == ("x",)
+    assert order_iccids({"iccid": "1", "sims": ["2", {"iccid": "3"}]}) == {"1", "2", "3"}
+    assert order_price({"price": "4.5"}) == Money(Decimal("4.5"), "USD")

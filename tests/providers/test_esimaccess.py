@@ -33,8 +33,11 @@ from custom_components.prepaid_sim.providers.esimaccess import (
     PAGE_SIZE,
     REQUESTS_PER_SECOND,
     EsimAccessProvider,
-    _parse_envelope,
+)
+from custom_components.prepaid_sim.providers.esimaccess.parse import (
+    parse_envelope,
     parse_time,
+    purchase_error,
 )
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators.esimaccess import (
@@ -412,12 +415,12 @@ async def test_find_order_with_less_evidence(
         emulator.fail_next["esim/topup"] = "drop_after_commit"
         with pytest.raises(OrderOutcomeUnknownError):
             await provider.async_purchase(line.esim_tran_no, package, "ref-quiet")
-        looker = provider
         if restart:
-            looker = EsimAccessProvider(
-                provider._session, DEFAULT_ACCESS_CODE, base_url=emulator.base_url
-            )
-        order = await looker.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
+            # A new process: a client that never saw the line before the top-up.
+            async with client(emulator) as looker:
+                order = await looker.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
+        else:
+            order = await provider.async_find_order(line.esim_tran_no, "ref-quiet", sent_at)
     assert (order is not None) is found
     assert len(emulator.ledger) == 1
 
@@ -506,11 +509,10 @@ def test_purchase_error_codes(
     body: bytes, expected: type[Exception], insufficient: bool | None
 ) -> None:
     """Each documented top-up error code lands on the right side of the contract."""
-    envelope = _parse_envelope(body)
+    envelope = parse_envelope(body)
     assert envelope is not None
     assert not envelope.success
-    provider = EsimAccessProvider(None, "code")  # type: ignore[arg-type]
-    error = provider._purchase_error(envelope, "ref-codes")
+    error = purchase_error(envelope, "ref-codes")
     assert type(error) is expected
     if isinstance(error, OrderRejectedError):
         assert error.insufficient_funds is insufficient

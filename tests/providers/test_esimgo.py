@@ -23,12 +23,9 @@ from custom_components.prepaid_sim.providers.base import (
     Package,
     ProviderUnavailableError,
     RateLimitedError,
+    pick_group_error,
 )
-from custom_components.prepaid_sim.providers.esimgo import (
-    RATE_LIMIT_PER_SECOND,
-    EsimGoProvider,
-    _pick_error,
-)
+from custom_components.prepaid_sim.providers.esimgo import RATE_LIMIT_PER_SECOND, EsimGoProvider
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators.esimgo import (
     DEFAULT_BUNDLE,
@@ -862,11 +859,13 @@ def test_pick_error_prefers_the_key_and_never_disguises_a_bug() -> None:
         RateLimitedError("slow"),
         ProviderUnavailableError("down"),
     )
-    assert _pick_error(ExceptionGroup("x", [down, ExceptionGroup("y", [limited, auth])])) is auth
-    assert _pick_error(ExceptionGroup("x", [down, limited])) is limited
-    assert _pick_error(ExceptionGroup("x", [ValueError("bug"), down])) is down
+    assert (
+        pick_group_error(ExceptionGroup("x", [down, ExceptionGroup("y", [limited, auth])])) is auth
+    )
+    assert pick_group_error(ExceptionGroup("x", [down, limited])) is limited
+    assert pick_group_error(ExceptionGroup("x", [ValueError("bug"), down])) is down
     bug = ExceptionGroup("x", [ValueError("bug")])
-    assert _pick_error(bug) is bug
+    assert pick_group_error(bug) is bug
 
 
 # --- packages ------------------------------------------------------------------------------

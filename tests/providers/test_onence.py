@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 import contextlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-import socket
 import time
 
 import aiohttp
@@ -24,18 +23,24 @@ from custom_components.prepaid_sim.providers.base import (
     Package,
     ProviderUnavailableError,
     RateLimitedError,
+    pick_refresh_error,
 )
+from custom_components.prepaid_sim.providers.http import parse_retry_after, safe_decimal
 from custom_components.prepaid_sim.providers.onence import (
     DEFAULT_BASE_URL,
     MB,
     TOPUP_PACKAGE_ID,
     OnenceProvider,
-    _order_number_from,
-    _order_status,
-    _Reply,
-    _same_iccid,
     parse_time,
 )
+from custom_components.prepaid_sim.providers.onence.parse import (
+    Reply,
+    header_int,
+    order_number_from,
+    order_status,
+    purchase_error,
+)
+from custom_components.prepaid_sim.providers.onence.reconcile import same_iccid
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter
 from tests.emulators.onence import (
     DEFAULT_CLIENT_ID,
@@ -45,10 +50,13 @@ from tests.emulators.onence import (
 )
 from tests.emulators.server import TokenApiFaultMode
 
+from .canned import CannedApi
 from .conftest import FakeClock
+from .fixture_files import fixture_json
 
 # The emulator's route name of POST /oauth/token.
 AUTH_ROUTE = "token"
+TOKEN_ANSWER = (200, {"access_token": "t", "token_type": "bearer", "expires_in": 3600})
 
 
 @pytest.fixture
@@ -84,6 +92,20 @@ async def client(
             clock=clock.monotonic,
             rate_limiter=rate_limiter,
             **options,  # type: ignore[arg-type]
+        )
+
+
+@contextlib.asynccontextmanager
+async def canned_client(api: CannedApi, clock: FakeClock) -> AsyncIterator[OnenceProvider]:
+    """Open a session and a provider pointed at canned answers."""
+    async with api, aiohttp.ClientSession() as session:
+        yield OnenceProvider(
+            session,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            base_url=api.base_url,
+            clock=clock.monotonic,
+            rate_limiter=RateLimiter(1000),
         )
 
 
@@ -274,27 +296,19 @@ async def test_missing_and_unreadable_lines(
     assert emulator.calls("sim") == 2
 
 
-async def test_sim_slipping_between_pages_is_found(
-    emulator: OnenceEmulator, clock: FakeClock
-) -> None:
+async def test_sim_slipping_between_pages_is_found(socket_enabled: None, clock: FakeClock) -> None:
     """A tracked SIM absent from the listing but present on its own is read, not missing."""
-    sim = emulator.add_sim()
-    async with client(emulator, clock) as provider:
-        emulator.fail_next["sims"] = "malformed"
-        with pytest.raises(ProviderUnavailableError):
-            await provider.async_fetch([sim.iccid])
-        original = provider._sims_page
-
-        async def page_without_it(
-            number: int,
-        ) -> tuple[list[Mapping[str, object]], int | None]:
-            rows, pages = await original(number)
-            return [row for row in rows if row.get("iccid") != sim.iccid], pages
-
-        provider._sims_page = page_without_it  # type: ignore[method-assign]
-        snapshot = await provider.async_fetch([sim.iccid])
-    assert set(snapshot.lines) == {sim.iccid}
-    assert emulator.calls("sim") == 1
+    record = fixture_json("onence", "sims.json")[0]
+    iccid = record["iccid"]
+    api = CannedApi("/management-api", always={"/oauth/token": TOKEN_ANSWER})
+    # The listing (one short page, no paging headers) lacks the SIM: it moved between pages.
+    api.queue("/v1/sims", [(200, [])])
+    api.queue(f"/v1/sims/{iccid}", [(200, record)])
+    api.queue(f"/v1/sims/{iccid}/quota/data", [(200, fixture_json("onence", "quota_data.json"))])
+    async with canned_client(api, clock) as provider:
+        snapshot = await provider.async_fetch([iccid])
+    assert set(snapshot.lines) == {iccid}
+    assert [path for path, _ in api.requests].count(f"/v1/sims/{iccid}") == 1
 
 
 # --- the token -------------------------------------------------------------------------------
@@ -366,18 +380,16 @@ async def test_token_endpoint_failures(emulator: OnenceEmulator, clock: FakeCloc
         emulator.fail_next[AUTH_ROUTE] = "timeout"
         with pytest.raises(ProviderUnavailableError):
             await provider.async_get_account()
-        replies = iter(
-            [
-                _Reply(
-                    400, {}, {"statusCode": 400, "errorCode": "BodyValidationError", "message": "x"}
-                )
-            ]
-        )
 
-        async def fake_send(*args: object, **kwargs: object) -> _Reply:
-            return next(replies)
 
-        provider._send = fake_send  # type: ignore[method-assign]
+async def test_token_request_format_refusal_is_no_auth_error(
+    socket_enabled: None, clock: FakeClock
+) -> None:
+    """A 400 about the request's format (BodyValidationError) is not a refused credential."""
+    api = CannedApi("/management-api")
+    refusal = {"statusCode": 400, "errorCode": "BodyValidationError", "message": "x"}
+    api.queue("/oauth/token", [(400, refusal)])
+    async with canned_client(api, clock) as provider:
         with pytest.raises(ProviderUnavailableError) as unavailable:
             await provider.async_get_account()
         assert not isinstance(unavailable.value, AuthenticationError)
@@ -418,16 +430,18 @@ async def test_forbidden_reads_are_auth_errors(emulator: OnenceEmulator, clock: 
     async with client(emulator, clock) as provider:
         with pytest.raises(AuthenticationError):
             await provider.async_fetch([sim.iccid])
-        replies = iter([_Reply(403, {}, None), _Reply(403, {}, None)])
 
-        async def fake_call(*args: object, **kwargs: object) -> _Reply:
-            return next(replies)
 
-        provider._call = fake_call  # type: ignore[method-assign]
+async def test_bare_forbidden_listing_and_sim_reads(socket_enabled: None, clock: FakeClock) -> None:
+    """A bare 403 on the SIM listing or on one SIM is AuthenticationError."""
+    api = CannedApi("/management-api", always={"/oauth/token": TOKEN_ANSWER})
+    api.queue("/v1/sims", [(403, None)])
+    api.queue("/v1/sims/8988228066000000001", [(403, None)])
+    async with canned_client(api, clock) as provider:
         with pytest.raises(AuthenticationError):
             await provider.async_get_account()
         with pytest.raises(AuthenticationError):
-            await provider.async_list_packages(sim.iccid)
+            await provider.async_list_packages("8988228066000000001")
 
 
 async def test_client_keeps_to_ten_per_second(emulator: OnenceEmulator, clock: FakeClock) -> None:
@@ -657,13 +671,22 @@ async def test_purchase_with_expired_token_and_rate_limit(
 
 async def test_connect_failure_is_unavailable(emulator: OnenceEmulator, clock: FakeClock) -> None:
     """Only a failure to connect at all means the top-up certainly was not sent."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     sim = emulator.add_sim()
-    async with client(emulator, clock) as provider:
+    emulator.sims_rate_limit = None
+    # A fresh connection per request, so a request after the host is gone must connect anew.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        provider = OnenceProvider(
+            session,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            base_url=emulator.base_url,
+            clock=clock.monotonic,
+            rate_limiter=RateLimiter(1000),
+        )
         package = await _topup(provider, sim.iccid)
-        provider._base_url = f"http://127.0.0.1:{port}/management-api"
+        # The token is cached; now the host goes away.
+        await emulator.close()
         with pytest.raises(ProviderUnavailableError) as err:
             await provider.async_purchase(sim.iccid, package, "ps-nowhere")
         assert not isinstance(err.value, OrderOutcomeUnknownError)
@@ -702,7 +725,7 @@ def test_purchase_error_mapping(
     status: int, body: object, expected: type[Exception], code: str | None
 ) -> None:
     """Each refusal lands on the right side of the purchase contract."""
-    error = OnenceProvider._purchase_error(_Reply(status, {}, body), "ps-map")
+    error = purchase_error(Reply(status, {}, body), "ps-map")
     assert type(error) is expected
     if isinstance(error, OrderRejectedError):
         assert error.code == code
@@ -783,18 +806,18 @@ def test_parse_time_variants(value: str) -> None:
 
 def test_small_parsers() -> None:
     """Order numbers, ICCIDs with a Luhn digit, order states and odd values."""
-    assert _order_number_from("https://api.1nce.com/management-api/v1/orders/1234") == "1234"
-    assert _order_number_from("/v1/orders/77/") == "77"
-    assert _order_number_from(None) is None
-    assert _same_iccid("8988228066000000001", "89882280660000000017")
-    assert not _same_iccid("8988228066000000001", "8988228066000000002")
-    assert _order_status("COMPLETED") is OrderStatus.COMPLETED
-    assert _order_status("cancelled") is OrderStatus.FAILED
-    assert _order_status("IN_PROGRESS") is OrderStatus.PROCESSING
+    assert order_number_from("https://api.1nce.com/management-api/v1/orders/1234") == "1234"
+    assert order_number_from("/v1/orders/77/") == "77"
+    assert order_number_from(None) is None
+    assert same_iccid("8988228066000000001", "89882280660000000017")
+    assert not same_iccid("8988228066000000001", "8988228066000000002")
+    assert order_status("COMPLETED") is OrderStatus.COMPLETED
+    assert order_status("cancelled") is OrderStatus.FAILED
+    assert order_status("IN_PROGRESS") is OrderStatus.PROCESSING
     assert parse_time(None) is None
     assert parse_time(12) is None
-    assert _Reply(400, {}, {"error_token": "BadRequest"}).message == "BadRequest"
-    assert _Reply(400, {}, [1]).message is None
+    assert Reply(400, {}, {"error_token": "BadRequest"}).message == "BadRequest"
+    assert Reply(400, {}, [1]).message is None
 
 
 async def test_seeded_emulator_reads_cleanly(emulator: OnenceEmulator, clock: FakeClock) -> None:
@@ -844,21 +867,15 @@ async def test_no_location_and_no_order_list_is_unknown(
     assert len(emulator.ledger) == 1
 
 
-async def test_odd_answers_on_single_reads(emulator: OnenceEmulator, clock: FakeClock) -> None:
+async def test_odd_answers_on_single_reads(socket_enabled: None, clock: FakeClock) -> None:
     """Odd statuses on a SIM read and on the order list map to unavailable / auth errors."""
-    async with client(emulator, clock) as provider:
-        replies = iter(
-            [
-                _Reply(400, {}, {"message": "bad"}),
-                _Reply(403, {}, None),
-                _Reply(200, {}, {"data": [{"order_number": 1, "order_type": "TOPUP"}]}),
-            ]
-        )
-
-        async def fake_call(*args: object, **kwargs: object) -> _Reply:
-            return next(replies)
-
-        provider._call = fake_call  # type: ignore[method-assign]
+    api = CannedApi("/management-api", always={"/oauth/token": TOKEN_ANSWER})
+    api.queue("/v1/sims/1", [(400, {"message": "bad"})])
+    api.queue(
+        "/v1/orders",
+        [(403, None), (200, {"data": [{"order_number": 1, "order_type": "TOPUP"}]})],
+    )
+    async with canned_client(api, clock) as provider:
         with pytest.raises(ProviderUnavailableError):
             await provider.async_list_packages("1")
         with pytest.raises(AuthenticationError):
@@ -869,14 +886,12 @@ async def test_odd_answers_on_single_reads(emulator: OnenceEmulator, clock: Fake
 
 def test_header_and_number_parsers() -> None:
     """Retry-After as seconds or a date; odd headers and numbers are ignored or refused."""
-    from custom_components.prepaid_sim.providers import onence
-
-    assert onence._retry_after({"retry-after": "3"}) == 3.0
-    assert onence._retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
-    assert onence._retry_after({"retry-after": "later"}) is None
-    assert onence._retry_after({}) is None
-    assert onence._header_int({"x-total-pages": "x"}, "x-total-pages") is None
-    assert onence._safe_decimal("NaN") is None
-    assert onence._safe_decimal(True) is None
-    assert onence._safe_decimal(["1"]) is None
-    assert onence._pick_error([ValueError("x")]).args == ("x",)
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("later") is None
+    assert parse_retry_after(None) is None
+    assert header_int({"x-total-pages": "x"}, "x-total-pages") is None
+    assert safe_decimal("NaN") is None
+    assert safe_decimal(True) is None
+    assert safe_decimal(["1"]) is None
+    assert pick_refresh_error([ValueError("x")]).args == ("x",)

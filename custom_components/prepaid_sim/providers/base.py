@@ -324,6 +324,26 @@ def pick_refresh_error(errors: Sequence[BaseException]) -> BaseException:
     return errors[0]
 
 
+def pick_group_error(errors: BaseExceptionGroup[Exception]) -> BaseException:
+    """Return the error that should fail a refresh whose requests ran in a TaskGroup.
+
+    The group's errors may nest; they are flattened and judged by ``pick_refresh_error``.
+    A group with no provider error (a bug) is passed on whole, so no failure hides
+    behind another.
+    """
+    flat: list[BaseException] = []
+    pending: list[BaseException] = [errors]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            flat.append(error)
+    if not any(isinstance(error, ProviderError) for error in flat):
+        return errors
+    return pick_refresh_error(flat)
+
+
 class Provider(ABC):
     """What the integration needs from a provider.
 

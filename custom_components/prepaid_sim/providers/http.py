@@ -217,6 +217,12 @@ def as_str(value: object) -> str | None:
     return text or None
 
 
+def currency_or(value: object, default: str) -> str:
+    """Return a three-letter ISO 4217 code, upper-cased; ``default`` when absent or odd."""
+    text = as_str(value)
+    return text.upper() if text and len(text) == 3 else default
+
+
 def as_decimal(value: object) -> Decimal | None:
     """Return a finite Decimal from a JSON number or numeric string; None when absent.
 

@@ -46,335 +46,89 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import hashlib
-import itertools
 import logging
 import time
 from typing import Final, override
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 
-from .base import (
+from ..base import (
     Account,
     AuthenticationError,
     Line,
     LineNotFoundError,
-    LineStatus,
     LineSummary,
     Money,
     NotProviderApiError,
     Order,
     OrderOutcomeUnknownError,
     OrderRejectedError,
-    OrderStatus,
     Package,
     Provider,
     ProviderError,
     ProviderUnavailableError,
     RateLimitedError,
     Snapshot,
-    pick_refresh_error as _pick_error,
+    pick_refresh_error,
     redact_identifiers,
 )
-from .http import (
+from ..http import (
     UNUSABLE_ANSWER_ERRORS,
-    JsonReply,
-    MalformedError as _MalformedError,
+    MalformedError,
     TransportError,
-    as_decimal as _as_decimal,
-    as_str as _as_str,
+    as_str,
     describe_for,
     exchange,
     json_or_none,
     parse_retry_after,
-    safe_decimal as _safe_decimal,
-    to_utc,
+    safe_decimal,
 )
-from .oauth import BearerToken
-from .paging import page_count, per_line_is_cheaper
-from .plausible import check_line, check_size, check_time, expect_json
-from .ratelimit import RateLimiter
-from .urls import with_api_path
+from ..oauth import BearerToken
+from ..paging import page_count, per_line_is_cheaper
+from ..ratelimit import RateLimiter
+from ..urls import with_api_path
+from .const import (
+    ACCOUNT_NAME,
+    API_PATH,
+    CLOCK_SKEW,
+    DEFAULT_BASE_URL,
+    DEFAULT_CURRENCY,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_TOKEN_LIFETIME,
+    DEFAULT_TOPUP_PRICE,
+    DEFAULT_TOPUP_VOLUME_MB,
+    MAX_MISSING_CHECKS,
+    MAX_ORDER_PAGES,
+    MAX_PAGES,
+    MB,
+    ORDERS_PAGE_SIZE,
+    ORDERS_REQUESTS_PER_WINDOW,
+    ORDERS_WINDOW_SECONDS,
+    REQUEST_ERRORS,
+    SIMS_PAGE_SIZE,
+    SIMS_REQUESTS_PER_SECOND,
+    SIMS_WINDOW_SECONDS,
+    TOKEN_REFRESH_MARGIN,
+    TOPUP_PACKAGE_ID,
+)
+from .parse import (
+    Reply,
+    expired_line,
+    header_int,
+    line_name,
+    listing_rows,
+    order_number_from,
+    order_status,
+    parse_line,
+    parse_time,
+    purchase_error,
+    sim_not_ours,
+)
+from .reconcile import collect_candidates, newest_first
 
 _LOGGER = logging.getLogger(__name__)
-
-ONENCE_PROVIDER_KEY: Final = "onence"
-API_PATH: Final = "/management-api"
-DEFAULT_BASE_URL: Final = "https://api.1nce.com" + API_PATH
-# IoT SIMs use little data and 1NCE states no usage freshness; every refresh costs
-# ceil(T / 100) + N requests of the customer's shared 10/s /sims budget. Half an hour is
-# plenty to warn of a quota running out.
-UPDATE_INTERVAL: Final = timedelta(minutes=30)
-
-# Documented, "fixed and cannot be adjusted": /sims 10 per second per customer, /orders
-# 100 per IP per 5 minutes (/oauth allows 600 per minute: far above what a cached token needs).
-SIMS_REQUESTS_PER_SECOND: Final = 10
-ORDERS_REQUESTS_PER_WINDOW: Final = 100
-ORDERS_WINDOW_SECONDS: Final = 300.0
-# Our window is a little longer than theirs so network jitter never puts 11 in one second.
-SIMS_WINDOW_SECONDS: Final = 1.1
-DEFAULT_REQUEST_TIMEOUT: Final = 30.0
-# Tokens live 3600 s [R]; renew this long before the end.
-TOKEN_REFRESH_MARGIN: Final = timedelta(minutes=5)
-DEFAULT_TOKEN_LIFETIME: Final = timedelta(hours=1)
-
-SIMS_PAGE_SIZE: Final = 100  # the documented maximum
-ORDERS_PAGE_SIZE: Final = 10  # the documented maximum
-MAX_PAGES: Final = 1000  # guards against a paging bug looping forever
-MAX_ORDER_PAGES: Final = 5
-# Tracked SIMs absent from the listing that are asked for one by one before being "missing".
-MAX_MISSING_CHECKS: Final = 5
-# How far the provider's clock may differ from ours when matching order_date to sent_at [I].
-CLOCK_SKEW: Final = timedelta(minutes=5)
-
-# "1 megabyte = 1024 kilobytes" [R].
-MB: Final = 1024 * 1024
-# [I] Assumed terms of the product's top-up (500 MB for 10.00 EUR): the API does not expose
-# them; pass the customer's real volume and price to the constructor.
-DEFAULT_TOPUP_VOLUME_MB: Final = 500
-DEFAULT_TOPUP_PRICE: Final = Decimal("10.00")
-DEFAULT_CURRENCY: Final = "EUR"
-TOPUP_PACKAGE_ID: Final = "1nce-topup"
-ACCOUNT_NAME: Final = "1NCE"
-# Documented payment methods; anything else (or none) means bank transfer at 1NCE.
-PAYMENT_METHODS: Final = frozenset({"banktransfer", "creditcard", "monthlyinvoice", "boleto"})
-
-_TOPUP_ORDER_TYPES: Final = frozenset({"TOPUP", "BULK_TOPUP"})
-_COMPLETED_ORDER_STATES: Final = frozenset({"COMPLETED", "DONE", "FINISHED", "SHIPPED"})
-_FAILED_ORDER_STATES: Final = frozenset({"FAILED", "CANCELLED", "CANCELED", "REJECTED"})
-# [I] Only Enabled/Disabled are documented; the other words are read by meaning.
-_SUSPENDED_WORDS: Final = frozenset({"disabled", "deactivated", "suspended", "blocked"})
-_ACTIVE_WORDS: Final = frozenset({"enabled", "active", "activated"})
-# [I] How a 403 about the SIM (not the caller) reads: "SIM does not belong to user" [R].
-_NOT_OURS_WORDS: Final = ("belong", "not found", "does not exist")
-# Token 400s that are about our request, not the credentials [R error codes].
-_REQUEST_ERRORS: Final = frozenset({"BodyValidationError", "UnsupportedContentTypeError"})
 _DESCRIBE: Final = describe_for("1NCE")
-
-
-class _Reply(JsonReply):
-    """One HTTP answer, with 1NCE's error fields."""
-
-    __slots__ = ()
-
-    @property
-    def message(self) -> str | None:
-        """Return the error text (v1 ``message``, v2 ``message``/``error_token``), if any."""
-        body = self.body
-        if body is None:
-            return None
-        for key in ("message", "error_token", "errorCode"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-        return None
-
-
-# --- small tolerant parsers ------------------------------------------------------------
-
-
-def _megabytes(value: Decimal) -> int:
-    """Turn megabytes (1 MB = 1024 KB) into bytes."""
-    return int((value * MB).to_integral_value())
-
-
-def parse_time(value: object) -> datetime | None:
-    """Parse a 1NCE time into an aware UTC datetime; None when absent or unreadable.
-
-    The docs show ``2029-01-01T00:00:00.000Z`` and ``2018-03-09T07:59:09.000+0000``; a time
-    without an offset is taken as UTC [I].
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text[-1:] in {"Z", "z"}:
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        _LOGGER.debug("1NCE sent an unreadable time %s", redact_identifiers(repr(value)))
-        return None
-    return to_utc(parsed)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Read ``Retry-After`` (lower-cased headers) as seconds: a number or an HTTP date.
-
-    Unlike the other clients, "inf" and "nan" are passed on as they are.
-    """
-    return parse_retry_after(headers.get("retry-after"))
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    """Read an integer paging header such as ``X-Total-Pages`` (lower-cased)."""
-    raw = headers.get(name)
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        return None
-
-
-def _rows(reply: _Reply) -> list[Mapping[str, object]]:
-    """Return the objects of a listing: a JSON array [R], or one wrapped in ``data`` [I]."""
-    items = reply.data
-    if isinstance(items, Mapping):
-        items = items.get("data")
-    if not isinstance(items, list):
-        raise _MalformedError("listing is not an array")
-    return [item for item in items if isinstance(item, Mapping)]
-
-
-def _listing_rows(reply: _Reply, path: str) -> list[Mapping[str, object]]:
-    """Return a 2xx listing's rows; anything else is ``ProviderUnavailableError``.
-
-    A 404 is ``NotProviderApiError``: the listings always exist, so the base URL is wrong.
-    """
-    if reply.status == 404:
-        raise NotProviderApiError(f"HTTP 404 for {path}")
-    if not reply.ok:
-        raise ProviderUnavailableError(f"1NCE answered {reply.status} to {path}")
-    try:
-        return _rows(reply)
-    except _MalformedError as err:
-        raise ProviderUnavailableError(f"unexpected answer to {path}: {err}") from err
-
-
-def _not_ours(reply: _Reply) -> bool:
-    """Tell a 403/404 about the SIM ("SIM does not belong to user") from a refused caller."""
-    if reply.status == 404:
-        return True
-    text = (reply.message or "").lower()
-    return reply.status == 403 and any(word in text for word in _NOT_OURS_WORDS)
-
-
-def _same_iccid(one: str, other: str) -> bool:
-    """Compare ICCIDs, allowing one of them to carry the Luhn check digit [I]."""
-    if one == other:
-        return True
-    short, long = sorted((one, other), key=len)
-    return len(long) == len(short) + 1 and long.startswith(short)
-
-
-def _line_name(iccid: str, label: str | None) -> str:
-    """Return the SIM's label, else the ICCID's last digits."""
-    return label or f"SIM {iccid[-4:]}"
-
-
-def _status(
-    record: Mapping[str, object],
-    quota: Mapping[str, object],
-    remaining: int,
-    expires: datetime | None,
-    activated: datetime | None,
-) -> LineStatus:
-    """Combine the SIM's status word with the quota's expiry, volume and v2 status."""
-    word = (_as_str(record.get("status")) or "").lower()
-    quota_state = quota.get("status")
-    if isinstance(quota_state, Mapping):
-        quota_state = quota_state.get("description")
-    quota_word = (_as_str(quota_state) or "").upper()
-    # 1NCE says only Enabled/Disabled; a Disabled SIM is told apart by why it is off [I]:
-    # its lifetime or quota ended (expired), its data ran out (out of data, which a top-up
-    # cures, unlike expired), it was never activated, or else it was switched off
-    # (suspended).
-    if quota_word == "EXPIRED" or (expires is not None and expires <= datetime.now(UTC)):
-        return LineStatus.EXPIRED
-    if quota_word == "EXHAUSTED" or remaining <= 0:
-        return LineStatus.DEPLETED
-    if word in _SUSPENDED_WORDS:
-        if activated is None:
-            return LineStatus.NOT_ACTIVE
-        return LineStatus.SUSPENDED
-    if word in _ACTIVE_WORDS or quota_word == "ACTIVE":
-        return LineStatus.ACTIVE
-    return LineStatus.UNKNOWN
-
-
-def _record_time(data: Mapping[str, object], field: str) -> datetime | None:
-    """Read a time field: text or absent, and within 2000-2100 (see ``plausible``)."""
-    return check_time(parse_time(expect_json(data.get(field), field, str)), field)
-
-
-def _activated(record: Mapping[str, object]) -> datetime | None:
-    """Return when the SIM was activated; None when it never was."""
-    return _record_time(record, "activation_date")
-
-
-def _line(iccid: str, record: Mapping[str, object], quota: Mapping[str, object]) -> Line:
-    """Build the normalized line from the SIM record and its data quota.
-
-    Raises ``_MalformedError`` for a value of the wrong type or out of any plausible range
-    (see ``plausible``); only the remaining volume may be negative, as documented.
-    """
-    volume = _as_decimal(quota.get("volume"))
-    if volume is None:
-        raise _MalformedError("quota without volume")
-    total_mb = _as_decimal(quota.get("total_volume"))
-    # "volume ... can be negative" [R]: an overdraft is simply nothing left.
-    remaining = max(check_size(_megabytes(volume), "volume", may_be_negative=True), 0)
-    total = None if total_mb is None else check_size(_megabytes(total_mb), "total_volume")
-    expires = _record_time(quota, "expiry_date")
-    expect_json(record.get("status"), "status", str)
-    return check_line(
-        Line(
-            line_id=iccid,
-            name=_line_name(iccid, _as_str(record.get("label"))),
-            status=_status(record, quota, remaining, expires, _activated(record)),
-            package_id=TOPUP_PACKAGE_ID,
-            data_total_bytes=total,
-            data_used_bytes=None if total is None else max(total - remaining, 0),
-            data_remaining_bytes=remaining,
-            expires_at=expires,
-            iccid=iccid,
-            phone_number=_as_str(record.get("msisdn")),
-        )
-    )
-
-
-def _expired_line(iccid: str, record: Mapping[str, object]) -> Line:
-    """Describe a SIM whose quota 1NCE refuses with 422 "expired" [I: on every path]."""
-    return Line(
-        line_id=iccid,
-        name=_line_name(iccid, _as_str(record.get("label"))),
-        status=LineStatus.EXPIRED,
-        package_id=TOPUP_PACKAGE_ID,
-        iccid=iccid,
-        phone_number=_as_str(record.get("msisdn")),
-    )
-
-
-def _order_status(value: object) -> OrderStatus:
-    """Map ``order_status``; anything not final is still processing."""
-    word = (_as_str(value) or "").upper()
-    if word in _COMPLETED_ORDER_STATES:
-        return OrderStatus.COMPLETED
-    if word in _FAILED_ORDER_STATES:
-        return OrderStatus.FAILED
-    return OrderStatus.PROCESSING
-
-
-def _order_iccids(entry: Mapping[str, object]) -> list[str]:
-    """Return the ICCIDs an order lists (``sims[{iccid}]``, strings tolerated [I])."""
-    found: list[str] = []
-    sims = entry.get("sims")
-    for sim in sims if isinstance(sims, list) else []:
-        iccid = _as_str(sim.get("iccid")) if isinstance(sim, Mapping) else _as_str(sim)
-        if iccid:
-            found.append(iccid)
-    return found
-
-
-def _order_number_from(location: str | None) -> str | None:
-    """Return the order number at the end of a ``Location`` header."""
-    if not location:
-        return None
-    last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
-    return last or None
-
-
-def _newest_first(dates: Sequence[datetime]) -> bool:
-    """Return True when a page is sorted newest first."""
-    return all(a >= b for a, b in itertools.pairwise(dates))
 
 
 def normalize_base_url(url: str) -> str:
@@ -464,7 +218,7 @@ class OnenceProvider(Provider):
         params: Mapping[str, str] | None = None,
         body: object = None,
         limiter: RateLimiter | None = None,
-    ) -> _Reply:
+    ) -> Reply:
         """Send one request under its rate limit and read the whole answer."""
         if limiter is not None:
             await limiter.acquire()
@@ -478,7 +232,7 @@ class OnenceProvider(Provider):
             client_timeout=self.timeout,
             describe=_DESCRIBE,
         )
-        return _Reply(reply.status, reply.headers, json_or_none(reply.body))
+        return Reply(reply.status, reply.headers, json_or_none(reply.body))
 
     async def _access_token(self) -> str:
         """Return the cached token, fetching one when needed (see ``BearerToken``)."""
@@ -503,23 +257,24 @@ class OnenceProvider(Provider):
             raise ProviderUnavailableError(str(err)) from err
         if reply.status == 429:
             raise RateLimitedError(
-                "1NCE token endpoint rate limit hit", retry_after=_retry_after(reply.headers)
+                "1NCE token endpoint rate limit hit",
+                retry_after=parse_retry_after(reply.headers.get("retry-after")),
             )
         body = reply.body
-        error_code = _as_str(body.get("errorCode")) if body is not None else None
-        if reply.status in {400, 401, 403} and error_code not in _REQUEST_ERRORS:
+        error_code = as_str(body.get("errorCode")) if body is not None else None
+        if reply.status in {400, 401, 403} and error_code not in REQUEST_ERRORS:
             # 400 BadCredentials / AuthValidationError [R].
             raise AuthenticationError(
                 reply.message or f"1NCE refused the credentials ({reply.status})"
             )
         if reply.status == 404:
             raise NotProviderApiError("HTTP 404 for /oauth/token")
-        token = _as_str(body.get("access_token")) if body is not None and reply.ok else None
+        token = as_str(body.get("access_token")) if body is not None and reply.ok else None
         if body is None or token is None:
             raise ProviderUnavailableError(
                 f"1NCE token endpoint answered {reply.status}: {reply.message or 'unreadably'}"
             )
-        expires_in = _safe_decimal(body.get("expires_in"))
+        expires_in = safe_decimal(body.get("expires_in"))
         return token, None if expires_in is None else float(expires_in)
 
     async def _call(
@@ -528,7 +283,7 @@ class OnenceProvider(Provider):
         path: str,
         *,
         params: Mapping[str, str] | None = None,
-    ) -> _Reply:
+    ) -> Reply:
         """Send with the bearer token; renew it once on a 401 and send again.
 
         A 401 is refused before anything is processed [I], so even a top-up may be sent
@@ -546,12 +301,12 @@ class OnenceProvider(Provider):
             if reply.status == 401:
                 raise AuthenticationError(reply.message or "1NCE refused the access token")
         if reply.status == 429:
-            wait = _retry_after(reply.headers)
+            wait = parse_retry_after(reply.headers.get("retry-after"))
             limiter.block_for(1.0 if wait is None else wait)
             raise RateLimitedError("1NCE rate limit hit", retry_after=wait)
         return reply
 
-    async def _read(self, path: str, params: Mapping[str, str] | None = None) -> _Reply:
+    async def _read(self, path: str, params: Mapping[str, str] | None = None) -> Reply:
         """GET something; map transport failures and 5xx. Other answers are returned."""
         try:
             reply = await self._call("GET", path, params=params)
@@ -568,7 +323,7 @@ class OnenceProvider(Provider):
         reply = await self._read(path, params)
         if reply.status in {401, 403}:
             raise AuthenticationError(reply.message or f"1NCE refused the request ({reply.status})")
-        return _listing_rows(reply, path), reply.headers
+        return listing_rows(reply, path), reply.headers
 
     async def _sims_page(self, page: int) -> tuple[list[Mapping[str, object]], int | None]:
         """Read one page of ``GET /v1/sims``; return its rows and ``X-Total-Pages``.
@@ -577,8 +332,8 @@ class OnenceProvider(Provider):
         """
         params = {"page": str(page), "pageSize": str(SIMS_PAGE_SIZE)}
         rows, headers = await self._read_rows("/v1/sims", params)
-        total_pages = _header_int(headers, "x-total-pages")
-        if (total := _header_int(headers, "x-total-count")) is not None:
+        total_pages = header_int(headers, "x-total-pages")
+        if (total := header_int(headers, "x-total-count")) is not None:
             self._sims_pages = page_count(total, SIMS_PAGE_SIZE)
         elif total_pages is not None:
             self._sims_pages = total_pages
@@ -608,7 +363,7 @@ class OnenceProvider(Provider):
         sims: dict[str, Mapping[str, object]] = {}
         for rows in pages:
             for row in rows:
-                if iccid := _as_str(row.get("iccid")):
+                if iccid := as_str(row.get("iccid")):
                     # A SIM can shift across a page boundary while we read; keep one.
                     sims[iccid] = row
         return sims
@@ -616,7 +371,7 @@ class OnenceProvider(Provider):
     async def _sim(self, iccid: str) -> Mapping[str, object] | None:
         """Read ``GET /v1/sims/{iccid}``; None when the SIM is not on this account."""
         reply = await self._read(f"/v1/sims/{quote(iccid, safe='')}")
-        if _not_ours(reply):
+        if sim_not_ours(reply):
             return None
         if reply.status in {401, 403}:
             raise AuthenticationError(reply.message or "1NCE refused the request")
@@ -627,22 +382,22 @@ class OnenceProvider(Provider):
     async def _quota(self, iccid: str) -> Mapping[str, object] | str | None:
         """Read a SIM's data quota: the object, "expired" (422), or None (not ours).
 
-        Raises ``_MalformedError`` for an answer that cannot be read.
+        Raises ``MalformedError`` for an answer that cannot be read.
         """
         reply = await self._read(f"/v1/sims/{quote(iccid, safe='')}/quota/data")
-        if _not_ours(reply):
+        if sim_not_ours(reply):
             return None
         if reply.status in {401, 403}:
             raise AuthenticationError(reply.message or "1NCE refused the request")
         if reply.status == 422:
             return "expired"
         if not reply.ok or reply.body is None:
-            raise _MalformedError(f"HTTP {reply.status}")
+            raise MalformedError(f"HTTP {reply.status}")
         return reply.body
 
     async def _read_line(
         self, iccid: str, record: Mapping[str, object]
-    ) -> Line | _MalformedError | None:
+    ) -> Line | MalformedError | None:
         """Read one line: the Line, None if missing, the parse error if unreadable."""
         # Not logged here: the snapshot says why, and the integration logs it once when
         # the line turns unreadable rather than on every refresh.
@@ -651,9 +406,9 @@ class OnenceProvider(Provider):
             if quota is None:
                 return None
             if isinstance(quota, str):
-                return _expired_line(iccid, record)
-            return _line(iccid, record, quota)
-        except _MalformedError as err:
+                return expired_line(iccid, record)
+            return parse_line(iccid, record, quota)
+        except MalformedError as err:
             return err
 
     # --- account and lines -------------------------------------------------------------------
@@ -670,7 +425,7 @@ class OnenceProvider(Provider):
     async def async_list_lines(self) -> list[LineSummary]:
         """Return every SIM on the account (all pages)."""
         return [
-            LineSummary(line_id=iccid, name=_line_name(iccid, _as_str(record.get("label"))))
+            LineSummary(line_id=iccid, name=line_name(iccid, as_str(record.get("label"))))
             for iccid, record in (await self._all_sims()).items()
         ]
 
@@ -693,7 +448,7 @@ class OnenceProvider(Provider):
         if self._sims_pages is not None and per_line_is_cheaper(len(wanted), self._sims_pages):
             return await self._each_sim(wanted)
         first = await self._sims_page(1)
-        records = {iccid: row for row in first[0] if (iccid := _as_str(row.get("iccid")))}
+        records = {iccid: row for row in first[0] if (iccid := as_str(row.get("iccid")))}
         absent = [iccid for iccid in wanted if iccid not in records]
         if not absent:
             return records
@@ -720,12 +475,10 @@ class OnenceProvider(Provider):
             return_exceptions=True,
         )
         errors = [
-            r
-            for r in results
-            if isinstance(r, BaseException) and not isinstance(r, _MalformedError)
+            r for r in results if isinstance(r, BaseException) and not isinstance(r, MalformedError)
         ]
         if errors:
-            raise _pick_error(errors)
+            raise pick_refresh_error(errors)
         lines: dict[str, Line] = {}
         missing = {iccid for iccid in wanted if iccid not in records}
         unreadable: dict[str, str] = {}
@@ -776,9 +529,9 @@ class OnenceProvider(Provider):
         except UNUSABLE_ANSWER_ERRORS as err:
             raise OrderOutcomeUnknownError(reference, str(err)) from err
         if not reply.ok:
-            raise self._purchase_error(reply, reference)
+            raise purchase_error(reply, reference)
         # 201 + Location: the top-up is placed; whatever follows must not undo that.
-        number = _order_number_from(reply.headers.get("location"))
+        number = order_number_from(reply.headers.get("location"))
         if number is None:
             # [I] Not the documented 201 + Location: find the order the usual way; if it is
             # not listed (yet), the outcome is unknown and must be looked up again later.
@@ -793,29 +546,6 @@ class OnenceProvider(Provider):
         if order.created_at is None:
             order = dataclasses.replace(order, created_at=sent_at)
         return order
-
-    @staticmethod
-    def _purchase_error(reply: _Reply, reference: str) -> ProviderError:
-        """Map a refused top-up to the purchase contract."""
-        message = reply.message or f"HTTP {reply.status}"
-        if reply.status == 403:
-            if _not_ours(reply):
-                return OrderRejectedError("sim_not_found", message)
-            return AuthenticationError(message)
-        if reply.status == 404:
-            return OrderRejectedError("sim_not_found", message)
-        if reply.status == 422:
-            # "The following SIMs are expired and cannot be modified via API" [R].
-            return OrderRejectedError("sim_expired", message)
-        if reply.status == 400:
-            # "Payment method used is not valid." [R]; any 400 is a refusal before work.
-            code = "payment_method_invalid" if "payment" in message.lower() else "bad_request"
-            return OrderRejectedError(code, message)
-        # Other 4xx only count as a refusal when they say why; a bare one may come from a
-        # proxy, and 408 is a timeout.
-        if 400 <= reply.status < 500 and reply.status != 408 and reply.message:
-            return OrderRejectedError(f"http_{reply.status}", message)
-        return OrderOutcomeUnknownError(reference, f"1NCE answered {reply.status}: {message}")
 
     async def _safe_order(self, number: str) -> Mapping[str, object] | None:
         """Read ``GET /v1/orders/{n}``, or None when it cannot be read now."""
@@ -840,17 +570,17 @@ class OnenceProvider(Provider):
         self, entry: Mapping[str, object], line_id: str, reference: str, fallback: Money | None
     ) -> Order:
         """Build an Order from an order object."""
-        amount = _safe_decimal(entry.get("invoice_amount"))
-        currency = _as_str(entry.get("currency"))
+        amount = safe_decimal(entry.get("invoice_amount"))
+        currency = as_str(entry.get("currency"))
         price = fallback
         if amount is not None:
             price = Money(amount, currency.upper() if currency else self._topup.price.currency)
         return Order(
-            order_id=_as_str(entry.get("order_number")) or reference,
+            order_id=as_str(entry.get("order_number")) or reference,
             line_id=line_id,
             package_id=TOPUP_PACKAGE_ID,
             reference=reference,
-            status=_order_status(entry.get("order_status")),
+            status=order_status(entry.get("order_status")),
             price=price,
             created_at=parse_time(entry.get("order_date")),
         )
@@ -859,7 +589,7 @@ class OnenceProvider(Provider):
 
     async def _orders_page(
         self, page: int, sort: str | None
-    ) -> tuple[_Reply, list[Mapping[str, object]], int | None]:
+    ) -> tuple[Reply, list[Mapping[str, object]], int | None]:
         """Read one page of ``GET /v1/orders`` (10 per page, the maximum)."""
         params = {"page": str(page), "pageSize": str(ORDERS_PAGE_SIZE)}
         if sort is not None:
@@ -869,8 +599,8 @@ class OnenceProvider(Provider):
             return reply, [], None
         if reply.status in {401, 403}:
             raise AuthenticationError(reply.message or "1NCE refused the request")
-        rows = _listing_rows(reply, "/v1/orders")
-        return reply, rows, _header_int(reply.headers, "x-total-pages")
+        rows = listing_rows(reply, "/v1/orders")
+        return reply, rows, header_int(reply.headers, "x-total-pages")
 
     @override
     async def async_find_order(
@@ -892,10 +622,12 @@ class OnenceProvider(Provider):
             sort = None
             reply, rows, total_pages = await self._orders_page(1, sort)
         candidates: list[tuple[datetime, Mapping[str, object]]] = []
-        dates = self._collect(rows, line_id, reference, cutoff, candidates)
+        dates = collect_candidates(
+            rows, line_id, reference, cutoff, claimed=self._claimed, candidates=candidates
+        )
         # Forward only when the listing is really newest first; otherwise (sort refused,
         # or ignored [I]) the newest orders may be on the last pages: read those backwards.
-        forward = sort is not None and _newest_first(dates)
+        forward = sort is not None and newest_first(dates)
         pages: Sequence[int] = range(2, MAX_ORDER_PAGES + 1)
         if not forward:
             last = total_pages or 1
@@ -904,43 +636,20 @@ class OnenceProvider(Provider):
         for page in pages:
             if dates and forward and min(dates) < cutoff:
                 break  # newest first, and this page already reached older orders
-            if dates and not forward and _newest_first(dates[::-1]) and dates[0] < cutoff:
+            if dates and not forward and newest_first(dates[::-1]) and dates[0] < cutoff:
                 break  # oldest first, and this page starts before the send: earlier ones too
             if total_pages is None and len(rows) < ORDERS_PAGE_SIZE:
                 break
             if total_pages is not None and page > total_pages:
                 break
             _, rows, _ = await self._orders_page(page, sort)
-            dates = self._collect(rows, line_id, reference, cutoff, candidates)
+            dates = collect_candidates(
+                rows, line_id, reference, cutoff, claimed=self._claimed, candidates=candidates
+            )
         if not candidates:
             return None
         _, entry = min(candidates, key=lambda pair: pair[0])
-        number = _as_str(entry.get("order_number"))
+        number = as_str(entry.get("order_number"))
         if number is not None:
             self._claimed[number] = reference
         return self._order(entry, line_id, reference, None)
-
-    def _collect(
-        self,
-        rows: Sequence[Mapping[str, object]],
-        iccid: str,
-        reference: str,
-        cutoff: datetime,
-        candidates: list[tuple[datetime, Mapping[str, object]]],
-    ) -> list[datetime]:
-        """Add this page's matching orders to ``candidates``; return the page's dates."""
-        dates: list[datetime] = []
-        for entry in rows:
-            created = parse_time(entry.get("order_date"))
-            if created is None:
-                continue
-            dates.append(created)
-            kind = (_as_str(entry.get("order_type")) or "").upper()
-            number = _as_str(entry.get("order_number"))
-            if created < cutoff or kind not in _TOPUP_ORDER_TYPES or number is None:
-                continue
-            if self._claimed.get(number, reference) != reference:
-                continue  # another purchase of ours owns it
-            if any(_same_iccid(iccid, other) for other in _order_iccids(entry)):
-                candidates.append((created, entry))
-        return dates
