@@ -642,14 +642,7 @@ class RenewalEngine:
         """Check that the renewal shows on the line; raise a repair if it never does."""
         line = self._line(record.line_id)
         if line is not None and _renewal_visible(record, line):
-            record.verified = True
-            record.verify_due_at = None
-            issues.async_delete(
-                self.hass,
-                self.entry.entry_id,
-                issues.IssueKind.RENEWAL_NOT_VERIFIED,
-                record.reference,
-            )
+            self._mark_verified(record)
             self.journal.async_save_later()
             return
         if not final and record.verify_due_at is not None:
@@ -664,26 +657,30 @@ class RenewalEngine:
     def _async_recheck_not_arrived(self, snapshot: Snapshot) -> None:
         """Clear the repair of a renewal judged not arrived once its line shows it."""
         changed = False
-        for key, line_id in self._keys.items():
-            line = snapshot.lines.get(line_id)
-            if line is None:
-                continue
-            for record in self.journal.of_line(key):
-                if (
-                    record.state is RenewalState.SUCCEEDED
-                    and record.verified is False
-                    and _renewal_visible(record, line)
-                ):
-                    record.verified = True
-                    issues.async_delete(
-                        self.hass,
-                        self.entry.entry_id,
-                        issues.IssueKind.RENEWAL_NOT_VERIFIED,
-                        record.reference,
-                    )
-                    changed = True
+        # One pass over the journal per refresh, not one per line.
+        for record in self.journal.records:
+            if (
+                record.verified is False
+                and record.state is RenewalState.SUCCEEDED
+                and (line_id := self._keys.get(record.line_key)) is not None
+                and (line := snapshot.lines.get(line_id)) is not None
+                and _renewal_visible(record, line)
+            ):
+                self._mark_verified(record)
+                changed = True
         if changed:
             self.journal.async_save_later()
+
+    def _mark_verified(self, record: RenewalRecord) -> None:
+        """Record that the renewal shows on its line; its "has not arrived" repair goes."""
+        record.verified = True
+        record.verify_due_at = None
+        issues.async_delete(
+            self.hass,
+            self.entry.entry_id,
+            issues.IssueKind.RENEWAL_NOT_VERIFIED,
+            record.reference,
+        )
 
     def _schedule_verification(self, record: RenewalRecord, when: datetime) -> None:
         """Re-read the line at ``when`` and verify the renewal for good."""
