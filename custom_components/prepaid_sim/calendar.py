@@ -74,8 +74,11 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         """Return every event the calendar knows, in time order."""
         events: list[CalendarEvent] = []
         lines = self.coordinator.data.lines if self.coordinator.data else {}
+        names: dict[str, str] = {}
         for line_id, subentry_id in self.data.line_subentries.items():
-            name = self._entry.subentries[subentry_id].title
+            name = names[self.data.renewals.key(line_id)] = self._entry.subentries[
+                subentry_id
+            ].title
             line = lines.get(line_id)
             if line is not None and line.expires_at is not None:
                 events.append(
@@ -86,18 +89,19 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
                         uid=f"{subentry_id}_plan_end",
                     )
                 )
-            for record in self.data.journal.receipts(key=self.data.renewals.key(line_id)):
-                if record.state is not RenewalState.SUCCEEDED:
-                    continue
-                events.append(
-                    CalendarEvent(
-                        start=record.created_at,
-                        end=max(record.completed_at or record.created_at, record.created_at),
-                        summary=self._renewed.replace("{line}", name),
-                        description=f"{record.package_name} ({record.price})",
-                        uid=record.reference,
-                    )
+        # One pass over the journal, not one per line.
+        for record in self.data.journal.records:
+            if record.state is not RenewalState.SUCCEEDED or record.line_key not in names:
+                continue
+            events.append(
+                CalendarEvent(
+                    start=record.created_at,
+                    end=max(record.completed_at or record.created_at, record.created_at),
+                    summary=self._renewed.replace("{line}", names[record.line_key]),
+                    description=f"{record.package_name} ({record.price})",
+                    uid=record.reference,
                 )
+            )
         events.sort(key=lambda event: (event.start_datetime_local, event.summary))
         return events
 

@@ -44,6 +44,8 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
         self._data = entry.runtime_data
         self._attr_unique_id = f"{entry.unique_id}_spent_this_month"
         self._attr_translation_placeholders = {"account": entry.title}
+        renewals = self._data.renewals
+        self._line_keys = frozenset(renewals.key(line_id) for line_id in self._data.line_subentries)
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -66,14 +68,14 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
         self.async_on_remove(async_track_point_in_time(self.hass, _new_month, next_month))
 
     def _paid_this_month(self) -> list[RenewalRecord]:
-        """Return this month's paid renewals of the account's lines."""
+        """Return this month's paid renewals of the account's lines (one journal pass)."""
         since = month_start()
-        renewals = self._data.renewals
         return [
             record
-            for line_id in self._data.line_subentries
-            for record in self._data.journal.receipts(key=renewals.key(line_id), since=since)
-            if record.state is RenewalState.SUCCEEDED
+            for record in self._data.journal.records
+            if record.line_key in self._line_keys
+            and record.created_at >= since
+            and record.state is RenewalState.SUCCEEDED
         ]
 
     def _currency(self, paid: list[RenewalRecord]) -> str | None:
