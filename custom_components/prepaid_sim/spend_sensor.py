@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, override
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
-from homeassistant.core import callback
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.event import async_track_point_in_time
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -44,6 +44,7 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
         self._data = entry.runtime_data
         self._attr_unique_id = f"{entry.unique_id}_spent_this_month"
         self._attr_translation_placeholders = {"account": entry.title}
+        self._cancel_month_change: CALLBACK_TYPE = lambda: None
         renewals = self._data.renewals
         self._line_keys = frozenset(renewals.key(line_id) for line_id in self._data.line_subentries)
 
@@ -53,6 +54,12 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
         await super().async_added_to_hass()
         self.async_on_remove(self._data.journal.add_listener(self.async_write_ha_state))
         self._schedule_month_change()
+
+    @override
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop the month's timer (the one pending now; each schedules the next)."""
+        await super().async_will_remove_from_hass()
+        self._cancel_month_change()
 
     @callback
     def _schedule_month_change(self) -> None:
@@ -65,7 +72,8 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
             self.async_write_ha_state()
             self._schedule_month_change()
 
-        self.async_on_remove(async_track_point_in_time(self.hass, _new_month, next_month))
+        # One timer at a time: each month's start schedules the next.
+        self._cancel_month_change = async_track_point_in_time(self.hass, _new_month, next_month)
 
     def _paid_this_month(self) -> list[RenewalRecord]:
         """Return this month's paid renewals of the account's lines (one journal pass)."""
