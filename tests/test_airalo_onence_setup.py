@@ -121,6 +121,7 @@ async def test_airalo_lines(
     await _add_line(hass, entry, AIRALO_UNLIMITED)
     await _add_line(hass, entry, AIRALO_RECYCLED)
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.title == "Airalo (eSIM 0001)"
     assert float(_state(hass, entry, AIRALO_LINE, "data_remaining")) == pytest.approx(1.0)
     assert _state(hass, entry, AIRALO_UNLIMITED, "data_remaining") == "unknown"
     assert _state(hass, entry, AIRALO_RECYCLED, "status") == "active"
@@ -163,6 +164,7 @@ async def test_onence_line_and_renewal(
     """A 1NCE SIM shows its quota; a top-up is charged once."""
     entry = await _add(hass, "onence", onence.base_url, ONENCE_CREDENTIALS, ONENCE_LINE)
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.title == "1NCE (Tracker)"
     # A small IoT allowance is shown in MiB.
     assert float(_state(hass, entry, ONENCE_LINE, "data_remaining")) == pytest.approx(350)
     order = await _renew(hass, entry, ONENCE_LINE)

@@ -137,6 +137,8 @@ async def test_credentials_errors_then_success(
         result["flow_id"], {CONF_LINE_ID: TRAVEL}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    # eSIM Access names no account: the title tells keys apart by their first line.
+    assert result["title"] == "eSIM Access (eSIM 0001)"
     assert result["result"].data == {
         CONF_PROVIDER: "esimaccess",
         "access_code": DEFAULT_ACCESS_CODE,

@@ -72,6 +72,7 @@ async def test_values(hass: HomeAssistant, emulator: EsimGoEmulator) -> None:
     """The eSIM shows its data in bytes and its status; the name comes from customerRef."""
     entry = await _add_account(hass, emulator)
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.title == "Emulated Org"  # the organisation's own name
     device = dr.async_get(hass).async_get(_device_id(hass, entry))
     assert device is not None
     assert device.name == "Travel phone"

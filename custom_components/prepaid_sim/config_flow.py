@@ -154,6 +154,15 @@ def _manual_line_data(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[
     return data, {}
 
 
+def _account_title(spec: ProviderSpec, account: Account, first_line: str) -> str:
+    """Name the entry after the account, or its provider and first line when it has no name.
+
+    Two keys of one provider are then told apart in the entries list without showing any
+    part of a key.
+    """
+    return account.name or f"{spec.name} ({first_line})"
+
+
 def _credentials_schema(spec: ProviderSpec, defaults: Mapping[str, Any]) -> probatio.Schema:
     """Return the form for a provider's credentials and optional API base URL."""
     secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -308,7 +317,7 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
             if (other := elsewhere.get(line_key(self._spec.key, line_id))) is None:
                 line = next(line for line in self._lines if line.line_id == line_id)
                 return self.async_create_entry(
-                    title=self._account.name,
+                    title=_account_title(self._spec, self._account, line.name),
                     data=self._data,
                     subentries=[
                         {
@@ -342,12 +351,13 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Describe the first line of a carrier without an API; create the account."""
         assert self._account is not None
+        assert self._spec is not None
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = _manual_line_data(user_input)
             if not errors:
                 return self.async_create_entry(
-                    title=self._account.name,
+                    title=_account_title(self._spec, self._account, data[manual.KEY_NAME]),
                     data=self._data,
                     subentries=[
                         {

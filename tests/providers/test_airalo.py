@@ -492,7 +492,7 @@ async def test_account(emulator: AiraloEmulator, clock: FakeClock) -> None:
         account = await provider.async_get_account()
     assert account.account_id.startswith("airalo-")
     assert DEFAULT_CLIENT_ID not in account.account_id
-    assert account.name == "Airalo"
+    assert account.name is None  # the API names no account
     assert account.wallet == Money(Decimal("12.34"), "USD")
 
 

@@ -587,7 +587,7 @@ async def test_account_id_is_stable_and_opaque(emulator: EsimAccessEmulator) -> 
     assert account.account_id.startswith("esimaccess-")
     assert DEFAULT_ACCESS_CODE not in account.account_id
     assert other.account_id != account.account_id
-    assert account.name == "eSIM Access"
+    assert account.name is None  # the API names no account
     assert account.wallet == Money(Decimal(500), "USD")
 
 

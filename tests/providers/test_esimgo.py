@@ -526,7 +526,7 @@ def _bundle_item(iccid: str, bundle: str = DEFAULT_BUNDLE) -> dict[str, object]:
         ),
         (
             {"organisations": [{"id": 42, "balance": {"balance": 3, "currency": "gbp"}}]},
-            ("42", "eSIM Go", Money(Decimal(3), "GBP")),
+            ("42", None, Money(Decimal(3), "GBP")),
         ),
         # No id: the name is the id; a wordy balance or odd currency is no wallet / USD.
         (
@@ -549,7 +549,7 @@ def _bundle_item(iccid: str, bundle: str = DEFAULT_BUNDLE) -> dict[str, object]:
 async def test_organisation_answer_shapes(
     emulator: EsimGoEmulator,
     body: object,
-    expected: tuple[str, str, Money | None] | type[Exception],
+    expected: tuple[str, str | None, Money | None] | type[Exception],
 ) -> None:
     """Every tolerated organisation shape yields the account; the others are unavailable."""
     emulator.reply_next("/organisation", body)

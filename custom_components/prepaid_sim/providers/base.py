@@ -147,7 +147,9 @@ class Account:
     """The account behind a set of credentials."""
 
     account_id: str
-    name: str
+    # The account's own name at the provider; None when its API names no account, and the
+    # entry is then titled by the provider and its first line.
+    name: str | None = None
     wallet: Money | None = None
 
 

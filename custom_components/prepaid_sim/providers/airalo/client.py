@@ -84,7 +84,6 @@ from ..oauth import BearerToken
 from ..ratelimit import RateLimiter
 from ..urls import with_api_path
 from .const import (
-    ACCOUNT_NAME,
     API_PATH,
     CODE_RECYCLED,
     DEFAULT_BASE_URL,
@@ -397,9 +396,7 @@ class AiraloProvider(Provider):
         """Check the credentials (token + ``GET /balance``) and return the account."""
         # [I] The API exposes no account id: derive a stable one that does not reveal the key.
         digest = hashlib.sha256(self._client_id.encode()).hexdigest()[:16]
-        return Account(
-            account_id=f"airalo-{digest}", name=ACCOUNT_NAME, wallet=await self._wallet()
-        )
+        return Account(account_id=f"airalo-{digest}", wallet=await self._wallet())
 
     @override
     async def async_list_lines(self) -> list[LineSummary]:

@@ -44,7 +44,6 @@ MAX_ORDER_PAGES: Final = 5
 # [I] Airalo says "megabytes"; a "3 GB" package has ``amount: 3072``, so 1 GB = 1024 MB.
 MB: Final = 1024 * 1024
 DEFAULT_CURRENCY: Final = "USD"  # [I] partner prices and the wallet are in USD
-ACCOUNT_NAME: Final = "Airalo"
 
 # Business error codes [R2 errors file].
 CODE_INSUFFICIENT_CREDIT: Final = 11

@@ -65,7 +65,6 @@ from ..paging import page_count, per_line_is_cheaper
 from ..ratelimit import RateLimiter
 from ..urls import check_base_url
 from .const import (
-    ACCOUNT_NAME,
     API_PATH,
     DEFAULT_BASE_URL,
     MAX_MISSING_CHECKS,
@@ -382,9 +381,7 @@ class EsimAccessProvider(Provider):
     async def async_get_account(self) -> Account:
         """Check the access code with ``balance/query`` and return the account."""
         return Account(
-            account_id=account_id(self._access_code),
-            name=ACCOUNT_NAME,
-            wallet=await self._wallet(),
+            account_id=account_id(self._access_code), wallet=await self._wallet()
         )
 
     async def async_list_lines(self) -> list[LineSummary]:

@@ -21,7 +21,6 @@ MAX_PAGES: Final = 10_000  # pageNum is documented as 1-10000
 MAX_MISSING_CHECKS: Final = 5
 MONEY_SCALE: Final = Decimal(10_000)  # 10000 = 1.00
 DEFAULT_CURRENCY: Final = "USD"
-ACCOUNT_NAME: Final = "eSIM Access"
 MAX_REFERENCE_LENGTH: Final = 50  # transactionId: "Max 50 chars"
 # How far the provider's clock may differ from ours when matching createTime to sent_at [I].
 CLOCK_SKEW: Final = timedelta(minutes=5)

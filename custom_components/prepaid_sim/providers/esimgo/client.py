@@ -289,7 +289,7 @@ class EsimGoProvider(Provider):
             # [I] No id in the answer: a stable id that does not reveal the key.
             digest = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
             account_id = f"esimgo-{digest}"
-        return Account(account_id=account_id, name=name or "eSIM Go", wallet=wallet_of(org))
+        return Account(account_id=account_id, name=name, wallet=wallet_of(org))
 
     @override
     async def async_list_lines(self) -> list[LineSummary]:

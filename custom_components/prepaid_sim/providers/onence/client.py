@@ -89,7 +89,6 @@ from ..paging import page_count, per_line_is_cheaper
 from ..ratelimit import RateLimiter
 from ..urls import with_api_path
 from .const import (
-    ACCOUNT_NAME,
     API_PATH,
     CLOCK_SKEW,
     DEFAULT_BASE_URL,
@@ -419,7 +418,7 @@ class OnenceProvider(Provider):
         await self._read_rows("/v1/sims", {"page": "1", "pageSize": "1"})
         # [I] The API exposes no customer id: derive a stable one that does not reveal it.
         digest = hashlib.sha256(self._client_id.encode()).hexdigest()[:16]
-        return Account(account_id=f"1nce-{digest}", name=ACCOUNT_NAME, wallet=None)
+        return Account(account_id=f"1nce-{digest}", wallet=None)
 
     @override
     async def async_list_lines(self) -> list[LineSummary]:

@@ -43,7 +43,6 @@ DEFAULT_TOPUP_VOLUME_MB: Final = 500
 DEFAULT_TOPUP_PRICE: Final = Decimal("10.00")
 DEFAULT_CURRENCY: Final = "EUR"
 TOPUP_PACKAGE_ID: Final = "1nce-topup"
-ACCOUNT_NAME: Final = "1NCE"
 # Documented payment methods; anything else (or none) means bank transfer at 1NCE.
 PAYMENT_METHODS: Final = frozenset({"banktransfer", "creditcard", "monthlyinvoice", "boleto"})
 
