@@ -380,9 +380,7 @@ class EsimAccessProvider(Provider):
 
     async def async_get_account(self) -> Account:
         """Check the access code with ``balance/query`` and return the account."""
-        return Account(
-            account_id=account_id(self._access_code), wallet=await self._wallet()
-        )
+        return Account(account_id=account_id(self._access_code), wallet=await self._wallet())
 
     async def async_list_lines(self) -> list[LineSummary]:
         """Return every eSIM on the account (all pages); unreadable ones get a bare name."""
