@@ -79,6 +79,10 @@ async def test_values(hass: HomeAssistant, emulator: EsimGoEmulator) -> None:
     entities = er.async_entries_for_device(er.async_get(hass), device.id)
     status = next(e for e in entities if e.unique_id.endswith("_status"))
     assert hass.states.get(status.entity_id).state == "active"
+    # eSIM Go sells decimal gigabytes: its 1 GB bundle reads as sold, not as 0.93 GiB.
+    total = next(e for e in entities if e.unique_id.endswith("_data_total"))
+    shown = hass.states.get(total.entity_id)
+    assert (shown.state, shown.attributes["unit_of_measurement"]) == ("1.0", "GB")
 
 
 async def test_dry_run_uses_validate(hass: HomeAssistant, emulator: EsimGoEmulator) -> None:

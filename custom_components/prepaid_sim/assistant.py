@@ -18,7 +18,8 @@ from homeassistant.util.hass_dict import HassKey
 
 from .alerts import is_expired
 from .const import DOMAIN
-from .messages import async_message, format_data
+from .data_units import format_data
+from .messages import async_message
 from .renewal import Quote, RenewalResult, Requester
 from .runtime import PrepaidSimConfigEntry
 
@@ -102,7 +103,7 @@ def line_status(ref: LineRef) -> dict[str, Any]:
         "unlimited": line.unlimited,
         "data_remaining_bytes": line.data_remaining_bytes,
         "data_remaining": (
-            format_data(line.data_remaining_bytes)
+            format_data(line.data_remaining_bytes, line.data_total_bytes)
             if line.data_remaining_bytes is not None
             else None
         ),

@@ -20,9 +20,6 @@ _SCRIPT_OF: dict[str, str] = {
     "zh-mo": "zh-Hant",
 }
 
-GIB = 1024**3
-MIB = 1024**2
-
 
 async def async_message(hass: HomeAssistant, language: str, key: str, **values: str) -> str:
     """Return the sentence ``key`` in ``language`` (English if missing), filled in."""
@@ -30,10 +27,3 @@ async def async_message(hass: HomeAssistant, language: str, key: str, **values: 
     # Home Assistant fills in English for keys (or whole languages) without a translation.
     strings = await async_get_translations(hass, language, "exceptions", {DOMAIN})
     return strings[f"component.{DOMAIN}.exceptions.{key}.message"].format(**values)
-
-
-def format_data(size: int) -> str:
-    """Return a data amount as carriers print it (binary GB/MB)."""
-    if size >= GIB:
-        return f"{size / GIB:.1f} GB"
-    return f"{size / MIB:.0f} MB"

@@ -20,6 +20,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
+from .data_units import display_unit
 from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line, LineStatus, Money
 from .runtime import PrepaidSimConfigEntry, PrepaidSimData
@@ -98,7 +99,7 @@ def _data_size(
         device_class=SensorDeviceClass.DATA_SIZE,
         state_class=state_class,
         native_unit_of_measurement=UnitOfInformation.BYTES,
-        # Carriers sell binary gigabytes ("1 GB" = 1024 MB).
+        # Most carriers sell binary gigabytes ("1 GB" = 1024 MB); see data_units.
         suggested_unit_of_measurement=UnitOfInformation.GIBIBYTES,
         suggested_display_precision=2,
         value_fn=value_fn,
@@ -216,13 +217,11 @@ class PrepaidSimSensor(PrepaidSimLineEntity, SensorEntity):
     @property
     @override
     def suggested_unit_of_measurement(self) -> str | None:
-        """Show small allowances (under 2 GiB, typical of IoT plans) in MiB."""
+        """Show data sizes in the units the line's plan is sold in (see data_units)."""
         if self.entity_description.device_class is SensorDeviceClass.DATA_SIZE and (
             (line := self.line) is not None
-            and line.data_total_bytes is not None
-            and line.data_total_bytes < 2 * 1024**3
         ):
-            return UnitOfInformation.MEBIBYTES
+            return display_unit(line.data_total_bytes)
         return super().suggested_unit_of_measurement
 
     @property
