@@ -113,14 +113,19 @@ class HomeAssistantRun:
         ):
             (self.project / "script" / name).symlink_to(REPO / "script" / name)
 
-    def start(self, timeout: float = 300) -> str:
-        """Start script/run and wait until Home Assistant runs; return the access token."""
+    def start(self, timeout: float = 300, *, fresh: bool = True) -> str:
+        """Start script/run and wait until Home Assistant runs; return the access token.
+
+        ``fresh=False`` runs it again in the same folder, as a user who pressed Ctrl+C and
+        reran ``script/run`` to continue where they left.
+        """
         if _port_in_use(PORT):
             raise HarnessError(
                 f"Port {PORT} is already in use: stop the other Home Assistant "
                 "(script/run, script/screenshots or a browser test) first."
             )
-        self._prepare()
+        if fresh:
+            self._prepare()
         env = _uv_env()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own script
@@ -161,6 +166,11 @@ class HomeAssistantRun:
                     f"Its output ends with:\n{self.log_tail()}"
                 )
             time.sleep(0.25)
+
+    def restart(self) -> None:
+        """Stop Home Assistant as Ctrl+C would and run script/run again in the same folder."""
+        self.stop()
+        self.start(fresh=False)
 
     def stop(self, timeout: float = 30) -> None:
         """Stop script/run and everything it started (its whole process group)."""
@@ -243,6 +253,19 @@ class HomeAssistantApi:
     def ws(self, message_type: str, **fields: Any) -> Any:
         """Send one websocket command; return its result."""
         return self._run(self._ws_call({"type": message_type, **fields}))
+
+    def reconnect(self) -> None:
+        """Drop the connections (Home Assistant restarted); the next call opens new ones."""
+
+        async def _drop() -> None:
+            if self._ws is not None:
+                await self._ws.close()
+            if self._session is not None:
+                await self._session.close()
+            self._ws = None
+            self._session = None
+
+        self._run(_drop())
 
     def close(self) -> None:
         """Close the connections and the helper loop."""

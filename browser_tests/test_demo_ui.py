@@ -2,7 +2,8 @@
 
 A line is removed through the websocket API, added back with the "Add line" dialog of the
 integration page, its device page is checked against the REST API, and it is renewed from
-a dashboard button that asks for confirmation first.
+a dashboard button that asks for confirmation first; then Home Assistant is stopped and
+script/run run again, and the demo must continue where it left (wallet, expiry, receipts).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 import re
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from .harness import URL, HomeAssistantApi, login
+from .harness import URL, HomeAssistantApi, HomeAssistantRun, login
 
 LINE = "Europe eSIM"
 SLUG = "europe_esim"
@@ -358,3 +360,65 @@ def test_device_page_in_simplified_chinese(page: Page, api: HomeAssistantApi) ->
             expect(page.get_by_text("续费套餐").first).to_be_visible()
     finally:
         set_languages("en")
+
+
+def test_demo_remembers_after_restart(
+    page: Page, api: HomeAssistantApi, home_assistant: HomeAssistantRun
+) -> None:
+    """Ctrl+C and script/run again: wallet, expiries and receipts continue, order ids too."""
+
+    def renewals() -> list[dict[str, Any]]:
+        answer = api.rest("POST", "/api/services/prepaid_sim/get_renewals?return_response", {})[
+            "service_response"
+        ]
+        return list(answer["renewals"])
+
+    with step("note the wallet, the expiry and the receipts before the restart"):
+        balance = api.state(BALANCE)
+        assert balance is not None
+        expiry = expiry_of(api)
+        receipts = renewals()
+        # The first test renewed the line from a dashboard.
+        assert receipts, "no renewal on record before the restart"
+        order_ids = {receipt["order_id"] for receipt in receipts}
+
+    with step("stop Home Assistant and run script/run again in the same folder"):
+        home_assistant.restart()
+        api.reconnect()
+        api.wait_for(
+            lambda: (s := api.state(BALANCE)) and s["state"] not in {"unknown", "unavailable"},
+            60,
+            f"{BALANCE} to have a value after the restart",
+        )
+
+    with step("the wallet, the expiry and the receipts are those of before"):
+        after = api.state(BALANCE)
+        assert after is not None
+        assert after["state"] == balance["state"], (
+            f"the wallet was {balance['state']} before the restart, {after['state']} after"
+        )
+        assert expiry_of(api) == expiry, "the line's expiry changed across the restart"
+        assert [r["order_id"] for r in renewals()] == [r["order_id"] for r in receipts]
+
+    with step("the dashboard still shows the renewed expiry"):
+        login(page)
+        page.goto(f"{URL}/{DASHBOARD}/line")
+        wait_for_row(page, PLAN_EXPIRY, f"{expiry:%B} {expiry.day}, {expiry.year}")
+
+    with step("a renewal after the restart gets a new order id and spends from the same wallet"):
+        device_id = api.device_id(LINE)
+        receipt = api.rest(
+            "POST",
+            "/api/services/prepaid_sim/renew?return_response",
+            {"device_id": device_id, "allow_repeat": True},  # the first test renewed it already
+        )["service_response"]
+        assert receipt["state"] == "succeeded", receipt
+        assert receipt["order_id"] not in order_ids, (
+            f"order id {receipt['order_id']} repeats one from before the restart"
+        )
+        spent = Decimal(str(receipt["price"]))
+        api.wait_for(
+            lambda: Decimal(api.state(BALANCE)["state"]) == Decimal(balance["state"]) - spent,
+            30,
+            f"the wallet to drop by {spent} from {balance['state']}",
+        )
