@@ -39,6 +39,21 @@ class OrderStatus(StrEnum):
     FAILED = "failed"
 
 
+# ISO 4217 currencies whose minor unit is not the cent (every other one has 2 decimals).
+_MINOR_UNITS: Final[dict[str, int]] = {
+    **dict.fromkeys(
+        ("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()),
+        0,
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+
+
+def minor_units(currency: str) -> int:
+    """Return how many decimals an amount in ``currency`` is written with."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount in one currency (ISO 4217 code, upper case)."""
@@ -47,8 +62,8 @@ class Money:
     currency: str
 
     def __str__(self) -> str:
-        """Return a compact human form such as ``10.00 USD``."""
-        return f"{self.amount:.2f} {self.currency}"
+        """Return a compact human form with the currency's decimals: ``10.00 USD``, ``500 JPY``."""
+        return f"{self.amount:.{minor_units(self.currency)}f} {self.currency}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
