@@ -224,6 +224,17 @@ def test_add_line_check_device_page_and_renew_with_confirmation(
 
         check_relative_time(rows[PLAN_EXPIRY]["value"], expiry_of(api))
 
+    with step("the device page offers no one-click purchase: its Renew button is opt-in"):
+        registry = api.ws("config/entity_registry/list")
+        renew = [
+            item
+            for item in registry
+            if item["device_id"] == device_id and item["entity_id"].startswith("button.")
+        ]
+        assert renew, f"{LINE} has no Renew button in the entity registry"
+        assert all(item["disabled_by"] == "integration" for item in renew), renew
+        assert api.state(renew[0]["entity_id"]) is None, "a disabled Renew button has a state"
+
     with step("create a dashboard with a Renew button that asks for confirmation"):
         api.ws(
             "lovelace/dashboards/create",
