@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from homeassistant.const import UnitOfInformation
 
 from custom_components.prepaid_sim.data_units import GB, GIB, MB, MIB, display_unit, format_data

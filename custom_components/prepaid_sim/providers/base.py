@@ -40,12 +40,12 @@ class OrderStatus(StrEnum):
 
 
 # ISO 4217 currencies whose minor unit is not the cent (every other one has 2 decimals).
+_ZERO_DECIMALS = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF")
+_ZERO_DECIMALS_MORE = ("UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF")
+_THREE_DECIMALS = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
 _MINOR_UNITS: Final[dict[str, int]] = {
-    **dict.fromkeys(
-        ("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()),
-        0,
-    ),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys((*_ZERO_DECIMALS, *_ZERO_DECIMALS_MORE), 0),
+    **dict.fromkeys(_THREE_DECIMALS, 3),
 }
 
 
