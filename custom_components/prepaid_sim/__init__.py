@@ -100,7 +100,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     )
     await coordinator.async_config_entry_first_refresh()
     # Receipts written by any account (one tracking the same line too) show at once.
-    entry.async_on_unload(journal.add_listener(coordinator.async_local_update))
+    entry.async_on_unload(journal.add_listener(ReceiptsShower(coordinator, renewals)))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     RefreshChecks(
         hass,
@@ -122,6 +122,25 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     )
     data.new_lines.async_start()
     return True
+
+
+class ReceiptsShower:
+    """Show changed receipts on the lines they belong to (this account's copies of them)."""
+
+    def __init__(self, coordinator: PrepaidSimCoordinator, renewals: RenewalEngine) -> None:
+        """Tell ``coordinator``'s lines, found by their journal keys through ``renewals``."""
+        self._coordinator = coordinator
+        self._renewals = renewals
+
+    @callback
+    def __call__(self, keys: frozenset[str] | None) -> None:
+        """Show the receipts of ``keys`` (every line when None)."""
+        if keys is None:
+            self._coordinator.async_local_update()
+            return
+        line_ids = [line_id for key in keys if (line_id := self._renewals.line_of(key))]
+        if line_ids:
+            self._coordinator.async_local_update(line_ids)
 
 
 class LineSaver:
@@ -150,7 +169,8 @@ async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry
     if (frozenset(entry.subentries), dict(entry.data)) != entry.runtime_data.loaded_with:
         hass.config_entries.async_schedule_reload(entry.entry_id)
     else:
-        entry.runtime_data.coordinator.async_local_update()
+        data = entry.runtime_data
+        data.coordinator.async_local_update(data.settings.changed_lines())
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:

@@ -11,7 +11,7 @@ on every refresh. Every auto-renewal, done or failed, is told in a persistent no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -90,12 +90,12 @@ class AutoRenewer:
         self._failing: set[str] = set()
 
     @callback
-    def async_check(self, snapshot: Snapshot) -> None:
-        """Start a renewal for every line that needs one (called after each refresh)."""
+    def async_check(self, snapshot: Snapshot, line_ids: Iterable[str] | None = None) -> None:
+        """Start a renewal for each of ``line_ids`` (every line when None) that needs one."""
         now = dt_util.utcnow()
-        for line_id in self._line_subentries:
+        for line_id in self._line_subentries if line_ids is None else line_ids:
             line = snapshot.lines.get(line_id)
-            if line is None or line_id in self._running:
+            if line is None or line_id in self._running or line_id not in self._line_subentries:
                 continue
             settings = self._settings.of(line_id)
             if settings.auto_renew is AutoRenewPolicy.OFF or not wants_renewal(line, settings, now):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEvent
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
@@ -56,19 +56,13 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Load the event titles; follow the receipts as well as the line reads."""
+        """Load the event titles (receipts arrive as coordinator updates, as reads do)."""
         await super().async_added_to_hass()
         language = self.hass.config.language
         self._plan_ends = await async_message(
             self.hass, language, "calendar_plan_ends", line="{line}"
         )
         self._renewed = await async_message(self.hass, language, "calendar_renewed", line="{line}")
-        self.async_on_remove(self.data.journal.add_listener(self._async_receipts_changed))
-
-    @callback
-    def _async_receipts_changed(self) -> None:
-        """Write the state again: a recorded or settled renewal may change the next event."""
-        self.async_write_ha_state()
 
     def _events(self) -> list[CalendarEvent]:
         """Return every event the calendar knows, in time order."""

@@ -45,8 +45,8 @@ def choose_package(
 class PackageCatalogue:
     """The package lists of an account's lines, as last read from the provider."""
 
-    def __init__(self, provider: Provider, on_change: Callable[[], None]) -> None:
-        """Read from ``provider``; call ``on_change`` when a list shown to users changes."""
+    def __init__(self, provider: Provider, on_change: Callable[[Iterable[str]], None]) -> None:
+        """Read from ``provider``; call ``on_change(line_ids)`` when lists shown to users change."""
         self._provider = provider
         self._on_change = on_change
         self._packages: dict[str, list[Package]] = {}
@@ -68,7 +68,7 @@ class PackageCatalogue:
         previous = self._packages.get(line_id)
         self._packages[line_id] = packages
         if show and packages != previous:
-            self._on_change()
+            self._on_change((line_id,))
         return packages
 
     def cached(self, line_id: str) -> list[Package] | None:
@@ -77,6 +77,7 @@ class PackageCatalogue:
 
     async def async_read_all(self, line_ids: Iterable[str]) -> None:
         """Read every line's packages once, in the background after setup."""
+        read: list[str] = []
         for line_id in line_ids:
             if line_id in self._packages:
                 continue
@@ -86,7 +87,9 @@ class PackageCatalogue:
                 LOGGER.debug("Packages of a line not read: %s", err)
                 continue
             self._packages[line_id] = packages
-        self._on_change()
+            read.append(line_id)
+        if read:
+            self._on_change(read)
 
     def chosen(self, line_id: str, preferred: str | None, line: Line | None) -> Package | None:
         """Return the package a renewal of the line buys now, from the kept list.

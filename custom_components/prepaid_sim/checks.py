@@ -1,13 +1,16 @@
 """What each refresh checks besides the entities: expiry and wallet issues, and auto-renew.
 
-Runs after every fetch, changed or not (expiry comes closer while the data stays the same),
-and after every other change the entities are told about (settings, receipts, package
-lists), but not twice for the same inputs.
+A line is checked when its reading, settings or package list changed, and again when time
+alone can change the answer (its warning period starts, a day of its countdown passes, it
+expires): a refresh in which nothing changed checks nothing, and a change on one line of
+1,000 checks that line. Lines with auto-renew on are checked after every fetch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+import math
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -18,12 +21,14 @@ from .alerts import days_left, expiring_soon, is_expired
 from .autorenew import AutoRenewer
 from .catalogue import PackageCatalogue
 from .coordinator import PrepaidSimCoordinator
-from .providers.base import Package, Provider, Snapshot
-from .settings import SettingsReader
+from .providers.base import Line, LineStatus, Money, Package, Provider, Snapshot
+from .settings import AutoRenewPolicy, LineSettings, SettingsReader
+
+DAY = timedelta(days=1)
 
 
 class RefreshChecks:
-    """Raise or clear an account's line issues and run auto-renew, per refresh."""
+    """Raise or clear an account's line issues and run auto-renew, as things change."""
 
     def __init__(
         self,
@@ -46,52 +51,106 @@ class RefreshChecks:
         self._settings = settings
         self._auto_renewer = auto_renewer
         self._line_subentries = line_subentries
-        # What the checks last saw: a snapshot and the coordinator's local revision.
-        self._checked: tuple[Snapshot, int] | None = None
+        # Per line: what its expiry issues say now (None: not checked yet).
+        self._verdicts: dict[str, tuple[object, ...]] = {}
+        # Per line: when time alone can next change its verdict.
+        self._due: dict[str, datetime] = {}
+        self._next_due: datetime | None = None
+        # Lines whose next renewal the wallet cannot pay, as "line (price)".
+        self._short: dict[str, str] = {}
+        self._wallet_seen: tuple[Money | None, tuple[str, ...]] | None = None
+        self._checked_wallet: Money | None = None
+        # The snapshot last checked.
+        self._snapshot: Snapshot | None = None
+        # Lines with auto-renew on: checked after every fetch.
+        self._auto_renew_lines: set[str] = set()
 
     @callback
     def async_start(self) -> None:
-        """Check now, after every fetch, and after every other change."""
+        """Check every line now; then after each fetch and each local change."""
         coordinator = self._coordinator
-        self.entry.async_on_unload(coordinator.async_add_fetch_hook(self.async_check))
-        self.entry.async_on_unload(coordinator.async_add_listener(self._async_check_unless_seen))
+        self.entry.async_on_unload(coordinator.async_add_fetch_hook(self._async_fetched))
+        self.entry.async_on_unload(coordinator.async_add_local_hook(self._async_local_change))
+        # Data set without a fetch (async_set_updated_data) is checked too.
+        self.entry.async_on_unload(coordinator.async_add_listener(self._async_data_set))
         self.async_check(coordinator.data)
 
     @callback
-    def _async_check_unless_seen(self) -> None:
-        """Check again for a change of settings, receipts or packages (not for a fetch)."""
-        coordinator = self._coordinator
-        if self._checked != (coordinator.data, coordinator.local_revision):
-            self.async_check(coordinator.data)
+    def async_check(self, snapshot: Snapshot, line_ids: Iterable[str] | None = None) -> None:
+        """Check ``line_ids`` (every line when None), the wallet, then auto-renew."""
+        self._snapshot = snapshot
+        now = dt_util.utcnow()
+        lines = set(self._line_subentries if line_ids is None else line_ids)
+        for line_id in lines:
+            self._check_line(snapshot, line_id, now)
+        if self._due and (self._next_due is None or self._next_due > min(self._due.values())):
+            self._next_due = min(self._due.values())
+        self._check_wallet(snapshot, everything=line_ids is None)
+        self._auto_renewer.async_check(snapshot, self._auto_renew_lines | lines)
 
     @callback
-    def async_check(self, snapshot: Snapshot) -> None:
-        """Raise or clear issues from a snapshot, then run auto-renew."""
-        self._checked = (snapshot, self._coordinator.local_revision)
-        self._check_issues(snapshot)
-        self._auto_renewer.async_check(snapshot)
-
-    def _check_issues(self, snapshot: Snapshot) -> None:
-        """Raise or clear the expiry issues of each line and the account's wallet issue."""
-        entry_id = self.entry.entry_id
+    def _async_fetched(self, snapshot: Snapshot) -> None:
+        """Check the lines the fetch changed and those whose time has come."""
+        changed = self._coordinator.changed_lines
+        if changed is None:
+            self.async_check(snapshot)
+            return
         now = dt_util.utcnow()
-        wallet_short: list[str] = []
-        for line_id, subentry_id in self._line_subentries.items():
-            line = snapshot.lines.get(line_id)
-            if line is None:
-                continue
-            title = self.entry.subentries[subentry_id].title
-            settings = self._settings.of(line_id)
-            expired = is_expired(line, now)
-            renewable = self._provider.renews_expired_lines
+        lines = set(changed)
+        if self._next_due is not None and now >= self._next_due:
+            lines.update(line_id for line_id, due in self._due.items() if due <= now)
+            self._next_due = None
+            for line_id in lines:
+                self._due.pop(line_id, None)
+            self._next_due = min(self._due.values(), default=None)
+        # Every line's "can the wallet pay" depends on the wallet.
+        self.async_check(snapshot, None if snapshot.wallet is not self._checked_wallet else lines)
+
+    @callback
+    def _async_data_set(self) -> None:
+        """Check the lines of a snapshot that reached the coordinator without a fetch."""
+        snapshot = self._coordinator.data
+        if snapshot is self._snapshot:
+            return
+        before = self._snapshot.lines if self._snapshot is not None else {}
+        changed = [
+            line_id
+            for line_id in self._line_subentries
+            if snapshot.lines.get(line_id) is not before.get(line_id)
+        ]
+        self.async_check(snapshot, None if snapshot.wallet is not self._checked_wallet else changed)
+
+    @callback
+    def _async_local_change(self, line_ids: frozenset[str] | None) -> None:
+        """Check the lines a change of settings, receipts or packages concerns."""
+        self.async_check(self._coordinator.data, line_ids)
+
+    def _check_line(self, snapshot: Snapshot, line_id: str, now: datetime) -> None:
+        """Raise or clear one line's expiry issues; note whether the wallet can renew it."""
+        subentry_id = self._line_subentries.get(line_id)
+        line = snapshot.lines.get(line_id)
+        if subentry_id is None or line is None:
+            return
+        title = self.entry.subentries[subentry_id].title
+        settings = self._settings.of(line_id)
+        if settings.auto_renew is AutoRenewPolicy.OFF:
+            self._auto_renew_lines.discard(line_id)
+        else:
+            self._auto_renew_lines.add(line_id)
+        expired = is_expired(line, now)
+        renewable = self._provider.renews_expired_lines
+        soon = bool(expiring_soon(line, settings, now))
+        expired_on = (
+            dt_util.as_local(line.expires_at).strftime("%Y-%m-%d") if line.expires_at else "-"
+        )
+        verdict = (title, soon, soon and days_left(line, now), expired, renewable, expired_on)
+        if self._verdicts.get(line_id) != verdict:
+            self._verdicts[line_id] = verdict
             self._set(
                 issues.IssueKind.LINE_EXPIRING,
                 subentry_id,
-                bool(expiring_soon(line, settings, now)),
+                soon,
                 {"line": title, "days": str(days_left(line, now))},
-            )
-            expired_on = (
-                dt_util.as_local(line.expires_at).strftime("%Y-%m-%d") if line.expires_at else "-"
             )
             self._set(
                 issues.IssueKind.LINE_EXPIRED,
@@ -105,11 +164,27 @@ class RefreshChecks:
                 expired and not renewable,
                 {"line": title, "date": expired_on, "account": self.entry.title},
             )
-            package = self._catalogue.chosen(line_id, settings.preferred_package, line)
-            if _cannot_pay(snapshot, package):
-                assert package is not None
-                wallet_short.append(f"{title} ({package.price})")
-        if wallet_short and snapshot.wallet is not None:
+        if (due := next_change(line, settings, now)) is not None:
+            self._due[line_id] = due
+        else:
+            self._due.pop(line_id, None)
+        package = self._catalogue.chosen(line_id, settings.preferred_package, line)
+        if _cannot_pay(snapshot, package):
+            assert package is not None
+            self._short[line_id] = f"{title} ({package.price})"
+        else:
+            self._short.pop(line_id, None)
+
+    def _check_wallet(self, snapshot: Snapshot, *, everything: bool) -> None:
+        """Raise or clear the account's wallet issue when the wallet or the short lines moved."""
+        self._checked_wallet = snapshot.wallet
+        seen = (snapshot.wallet, tuple(self._short.values()))
+        if not everything and seen == self._wallet_seen:
+            return
+        self._wallet_seen = seen
+        entry_id = self.entry.entry_id
+        if self._short and snapshot.wallet is not None:
+            short = (self._short[line] for line in self._line_subentries if line in self._short)
             issues.async_create(
                 self.hass,
                 entry_id,
@@ -117,7 +192,7 @@ class RefreshChecks:
                 placeholders={
                     "account": self.entry.title,
                     "balance": str(snapshot.wallet),
-                    "lines": ", ".join(wallet_short),
+                    "lines": ", ".join(short),
                 },
             )
         else:
@@ -138,6 +213,27 @@ class RefreshChecks:
             )
         else:
             issues.async_delete(self.hass, self.entry.entry_id, kind, subentry_id)
+
+
+def next_change(line: Line, settings: LineSettings, now: datetime) -> datetime | None:
+    """Return when time alone can next change the line's expiry issues (None: never).
+
+    Its warning period starts, the days left in its warning pass a rounding point, or it
+    expires. An expired line stays expired until a new reading says otherwise.
+    """
+    expires = line.expires_at
+    if expires is None or line.status is LineStatus.EXPIRED or expires <= now:
+        return None
+    warning_starts = expires - timedelta(days=settings.expiry_warning_days)
+    if warning_starts > now:
+        return warning_starts
+    # Within the warning: "expires in N days" rounds as days_left does, so N changes when
+    # the time left passes N - 0.5 days.
+    left = (expires - now) / DAY
+    point = math.floor(left - 0.5) + 0.5
+    if point >= left:
+        point -= 1
+    return expires - point * DAY if point > 0 else expires
 
 
 def _cannot_pay(snapshot: Snapshot, package: Package | None) -> bool:

@@ -82,9 +82,17 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         # Run after every successful fetch, changed or not: time-based checks (expiry
         # warnings, auto-renew) must not wait for the data to change.
         self._fetch_hooks: list[Callable[[Snapshot], None]] = []
-        # Counts the changes that reach the entities without a fetch (settings, receipts,
-        # package lists): with the snapshot, it tells what a listener has already seen.
+        # Told of every change that is not fetched data, with the lines it concerns.
+        self._local_hooks: list[Callable[[frozenset[str] | None], None]] = []
+        # Counts the account-wide changes that reach the entities without a fetch: with the
+        # snapshot, it tells what a line's entities have already seen.
         self.local_revision = 0
+        # The lines whose reading the last fetch replaced (None: every line, the first time).
+        self.changed_lines: frozenset[str] | None = None
+        # Listeners of the whole account (not of one line): told of every local change.
+        self._account_listeners: dict[int, CALLBACK_TYPE] = {}
+        # Tracked lines the provider stopped returning, as last reported (None: not yet).
+        self._missing: frozenset[str] | None = None
         # Lines whose last fetch changed only their usage figures: (before, after).
         self._usage_moves: dict[str, tuple[Line, Line]] = {}
         # Entities listen per line (see async_add_listener): their callbacks, and what
@@ -141,6 +149,12 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         self._fetch_hooks.append(hook)
         return lambda: self._fetch_hooks.remove(hook)
 
+    @callback
+    def async_add_local_hook(self, hook: Callable[[frozenset[str] | None], None]) -> CALLBACK_TYPE:
+        """Call ``hook`` with the lines of every local change (None: every line)."""
+        self._local_hooks.append(hook)
+        return lambda: self._local_hooks.remove(hook)
+
     @override
     @callback
     def async_add_listener(
@@ -154,7 +168,16 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         changed then costs what those lines cost.
         """
         if not isinstance(context, LineContext):
-            return super().async_add_listener(update_callback, context)
+            remove_listener = super().async_add_listener(update_callback, context)
+            key = id(update_callback)
+            self._account_listeners[key] = update_callback
+
+            @callback
+            def remove_account_listener() -> None:
+                self._account_listeners.pop(key, None)
+                remove_listener()
+
+            return remove_account_listener
         listeners = self._line_listeners.setdefault(context.line_id, {})
         key = id(update_callback)
         listeners[key] = LineListener(update_callback, context.ignores_usage)
@@ -196,10 +219,31 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                     self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
 
     @callback
-    def async_local_update(self) -> None:
-        """Show a change that is not fetched data (settings, receipts, package lists)."""
-        self.local_revision += 1
-        self.async_update_listeners()
+    def async_local_update(self, line_ids: Iterable[str] | None = None) -> None:
+        """Show a change that is not fetched data (settings, receipts, package lists).
+
+        A change that names its lines reaches only those lines' entities, besides the
+        account-wide listeners and hooks: a setting changed on one line of 1,000 costs
+        what it costs on one line of 10. None tells every line.
+        """
+        fetched: Snapshot | None = self.data  # None before the first refresh
+        if fetched is None:
+            return
+        lines = None if line_ids is None else frozenset(line_ids)
+        for hook in list(self._local_hooks):
+            hook(lines)
+        if lines is None:
+            self.local_revision += 1
+            self.async_update_listeners()
+            return
+        for update_callback in list(self._account_listeners.values()):
+            update_callback()
+        for line_id in lines:
+            for listener in list(self._line_listeners.get(line_id, {}).values()):
+                try:
+                    listener.update_callback()
+                except Exception:
+                    self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
 
     def _keep_unchanged(self, snapshot: Snapshot) -> Snapshot:
         """Carry over the previous objects of the lines and wallet that did not change.
@@ -209,18 +253,22 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         """
         previous: Snapshot | None = self.data  # None before the first refresh
         if previous is None:
+            self.changed_lines = None
             return snapshot
         lines: dict[str, Line] = {}
         self._usage_moves = {}
+        changed: set[str] = set(previous.lines.keys() - snapshot.lines.keys())
         for line_id, line in snapshot.lines.items():
             old = previous.lines.get(line_id)
             if old == line:
                 lines[line_id] = old
                 continue
             lines[line_id] = line
+            changed.add(line_id)
             if old is not None and line.differs_only_in_usage(old):
                 self._usage_moves[line_id] = (old, line)
         wallet = previous.wallet if previous.wallet == snapshot.wallet else snapshot.wallet
+        self.changed_lines = frozenset(changed)
         return replace(snapshot, lines=lines, wallet=wallet)
 
     def _moved_only_usage(self, line_id: str, before: Line | None, after: Line | None) -> bool:
@@ -267,10 +315,21 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         self._unreadable = unreadable
 
     def _report_missing_lines(self, snapshot: Snapshot, line_ids: Mapping[str, str]) -> None:
-        """Raise a repair issue for each tracked line the provider no longer returns."""
+        """Raise a repair issue for each tracked line the provider no longer returns.
+
+        Only lines that went missing or came back are touched (every line the first time,
+        to clear issues kept from before a restart).
+        """
         entry = self.config_entry
-        for line_id, subentry_id in line_ids.items():
-            if line_id in snapshot.missing_line_ids:
+        missing = frozenset(snapshot.missing_line_ids)
+        if missing == self._missing:
+            return
+        moved = line_ids.keys() if self._missing is None else missing ^ self._missing
+        self._missing = missing
+        for line_id in moved:
+            if (subentry_id := line_ids.get(line_id)) is None:
+                continue
+            if line_id in missing:
                 issues.async_create(
                     self.hass,
                     entry.entry_id,

@@ -327,7 +327,8 @@ class Journal:
         self._store = JournalStore(hass, STORAGE_KEY)
         self._records: list[RenewalRecord] = []
         self.damage: JournalDamage | None = None
-        self._listeners: list[Callable[[], None]] = []
+        # Told of every change, with the provider line keys it concerns (None: any line).
+        self._listeners: list[Callable[[frozenset[str] | None], None]] = []
 
     @property
     def records(self) -> list[RenewalRecord]:
@@ -359,31 +360,38 @@ class Journal:
         await self.async_save()
         await legacy.async_remove()
 
-    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener()`` after every change; return a remover."""
+    def add_listener(self, listener: Callable[[frozenset[str] | None], None]) -> Callable[[], None]:
+        """Call ``listener(keys)`` after every change; return a remover.
+
+        ``keys`` are the provider line keys whose records changed; None when any may have.
+        """
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _changed(self) -> None:
-        """Tell the listeners (entities, repairs) that records changed."""
+    def _changed(self, keys: tuple[str, ...]) -> None:
+        """Tell the listeners (entities, repairs) that records of ``keys`` changed."""
+        changed = frozenset(keys) if keys else None
         for listener in list(self._listeners):
-            listener()
+            listener(changed)
 
     def add(self, record: RenewalRecord) -> None:
         """Add a record (saved by the caller before anything is sent)."""
         self._records.append(record)
 
-    async def async_save(self) -> None:
-        """Write the journal now: money decisions depend on it."""
+    async def async_save(self, *keys: str) -> None:
+        """Write the journal now: money decisions depend on it.
+
+        ``keys`` name the lines whose records changed; none: any line may have.
+        """
         self._trim()
         await self._store.async_save(_document(self._records, self.damage))
-        self._changed()
+        self._changed(keys)
 
     @callback
-    def async_save_later(self) -> None:
+    def async_save_later(self, *keys: str) -> None:
         """Write a change that guards no money (a verification) soon; show it now."""
         self._store.async_delay_save(lambda: _document(self._records, self.damage), 1)
-        self._changed()
+        self._changed(keys)
 
     async def async_acknowledge_damage(self) -> None:
         """Take note that the user saw the damage report: the lines take renewals again."""

@@ -252,6 +252,10 @@ class RenewalEngine:
         """Return the provider line key of one of the account's lines."""
         return line_key(self.provider_key, line_id)
 
+    def line_of(self, key: str) -> str | None:
+        """Return the account's line with the provider line key ``key``, if it tracks it."""
+        return self._keys.get(key)
+
     def last_record(self, line_id: str) -> RenewalRecord | None:
         """Return the newest record of the line, whichever entry asked."""
         return self.journal.last(self.key(line_id))
@@ -401,7 +405,7 @@ class RenewalEngine:
         )
         self.journal.add(record)
         # The journal reaches the disk before the provider hears of the order.
-        await self._async_save()
+        await self._async_save(record)
         return await self._async_send(record, package)
 
     async def _async_send(self, record: RenewalRecord, package: Package) -> RenewalResult:
@@ -428,7 +432,7 @@ class RenewalEngine:
             )
             record.state = RenewalState.PENDING
             record.answer_lost = True
-            await self._async_save()
+            await self._async_save(record)
             await self._async_reconcile_locked(record, person_waits=True)
             return self._result_after_lost_answer(record)
         if not await self._async_settle(record, order):
@@ -472,7 +476,7 @@ class RenewalEngine:
             await self._async_fail(record, "order_failed", settled_by="provider")
             return True
         record.state = RenewalState.PENDING
-        await self._async_save()
+        await self._async_save(record)
         return False
 
     async def _async_reconcile_locked(
@@ -536,7 +540,7 @@ class RenewalEngine:
                 record.reference,
                 record.line_name,
             )
-            await self._async_save()
+            await self._async_save(record)
         # The provider may still tell later: keep looking, slowly.
         self._schedule_lookup(record, RECONCILE_DELAYS[-1])
 
@@ -575,7 +579,7 @@ class RenewalEngine:
         if verified is None and settled_by != "user":
             record.verify_due_at = now + self.provider.renewal_visible_within
         self._clear_unsettled(record)
-        await self._async_save()
+        await self._async_save(record)
         self._fire(record)
         if record.verify_due_at is not None:
             await self.coordinator.async_refresh()
@@ -588,7 +592,7 @@ class RenewalEngine:
         record.settled_by = settled_by
         record.completed_at = dt_util.utcnow()
         self._clear_unsettled(record)
-        await self._async_save()
+        await self._async_save(record)
         self._fire(record)
 
     # --- follow-ups --------------------------------------------------------------------
@@ -643,20 +647,20 @@ class RenewalEngine:
         line = self._line(record.line_id)
         if line is not None and _renewal_visible(record, line):
             self._mark_verified(record)
-            self.journal.async_save_later()
+            self.journal.async_save_later(record.line_key)
             return
         if not final and record.verify_due_at is not None:
             self._schedule_verification(record, record.verify_due_at)
             return
         record.verified = False
         record.verify_due_at = None
-        self.journal.async_save_later()
+        self.journal.async_save_later(record.line_key)
         self._raise_not_verified(record)
 
     @callback
     def _async_recheck_not_arrived(self, snapshot: Snapshot) -> None:
         """Clear the repair of a renewal judged not arrived once its line shows it."""
-        changed = False
+        changed: set[str] = set()
         # One pass over the journal per refresh, not one per line.
         for record in self.journal.records:
             if (
@@ -667,9 +671,9 @@ class RenewalEngine:
                 and _renewal_visible(record, line)
             ):
                 self._mark_verified(record)
-                changed = True
+                changed.add(record.line_key)
         if changed:
-            self.journal.async_save_later()
+            self.journal.async_save_later(*changed)
 
     def _mark_verified(self, record: RenewalRecord) -> None:
         """Record that the renewal shows on its line; its "has not arrived" repair goes."""
@@ -733,7 +737,7 @@ class RenewalEngine:
                     # Sent before a stop: whatever happened, the answer is lost now.
                     record.state = RenewalState.PENDING
                     record.answer_lost = True
-                    await self._async_save()
+                    await self._async_save(record)
                 if record.state is RenewalState.UNCONFIRMED:
                     self._raise_unconfirmed(record)
                     self._schedule_lookup(record, RECONCILE_DELAYS[-1])
@@ -939,9 +943,9 @@ class RenewalEngine:
             },
         )
 
-    async def _async_save(self) -> None:
-        """Write the journal now (money decisions depend on it)."""
-        await self.journal.async_save()
+    async def _async_save(self, record: RenewalRecord) -> None:
+        """Write the journal now (money decisions depend on it); ``record`` changed."""
+        await self.journal.async_save(record.line_key)
 
 
 def _renewal_visible(record: RenewalRecord, line: Line) -> bool:

@@ -110,3 +110,14 @@ class SettingsReader:
         settings = LineSettings.from_data(subentry.data)
         self._read[line_id] = (subentry.data, settings)
         return settings
+
+    def changed_lines(self) -> list[str]:
+        """Return the lines whose subentry data changed since their settings were read."""
+        subentries = self._subentries()
+        changed: list[str] = []
+        for line_id, subentry_id in self._line_subentries.items():
+            read = self._read.get(line_id)
+            subentry = subentries.get(subentry_id)
+            if read is None or subentry is None or read[0] is not subentry.data:
+                changed.append(line_id)
+        return changed

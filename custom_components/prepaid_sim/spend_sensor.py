@@ -50,9 +50,8 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Follow the receipts, and start again at each month's start."""
+        """Start again at each month's start (receipts arrive as coordinator updates)."""
         await super().async_added_to_hass()
-        self.async_on_remove(self._data.journal.add_listener(self.async_write_ha_state))
         self._schedule_month_change()
 
     @override
