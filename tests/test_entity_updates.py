@@ -241,3 +241,94 @@ async def test_a_failing_entity_does_not_stop_the_others(
     assert "us-travel" not in caplog.text
     assert hass.states.get("sensor.camera_iot_data_used").state != used_before
     remove()
+
+
+async def test_time_alone_raises_and_updates_the_expiry_repair(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A line whose reading never changes still gets its repair when its warning starts.
+
+    Checks skip lines that did not change, so this proves they run again when time alone
+    changes the answer: the warning period starts, and a day of the countdown passes.
+    """
+    await _go_idle(hass, demo_backend, freezer)
+    coordinator = init_integration.runtime_data.coordinator
+    reading = coordinator.data.lines["us-travel"]
+    issue_id = line_issue(init_integration, "line_expiring", "us-travel")
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert reading.expires_at is not None
+
+    # 2.9 days before the end (the warning is 3 days): "3 days".
+    freezer.move_to(reading.expires_at - timedelta(days=2.9))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert coordinator.data.lines["us-travel"] is reading
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["days"] == "3"
+
+    # Half a day later the countdown reads 2, still from the same reading.
+    freezer.move_to(reading.expires_at - timedelta(days=2.4))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert coordinator.data.lines["us-travel"] is reading
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["days"] == "2"
+
+
+def _listen_per_line(entry: MockConfigEntry) -> dict[str, int]:
+    """Count how often each line's listeners are told, through the coordinator's own API."""
+    coordinator = entry.runtime_data.coordinator
+    told = dict.fromkeys(("us-travel", "camera-iot", "europe-esim"), 0)
+    for line_id in told:
+
+        def count(line_id: str = line_id) -> None:
+            told[line_id] += 1
+
+        entry.async_on_unload(coordinator.async_add_listener(count, LineContext(line_id)))
+    return told
+
+
+async def test_a_settings_change_tells_only_its_line(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Changing one line's settings tells that line's entities, not the other lines'."""
+    await _go_idle(hass, demo_backend, freezer)
+    told = _listen_per_line(init_integration)
+    subentry = next(
+        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
+    )
+
+    hass.config_entries.async_update_subentry(
+        init_integration, subentry, data={**subentry.data, "low_data_mb": 8 * 1024}
+    )
+    await hass.async_block_till_done()
+
+    assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
+    assert told == {"us-travel": 1, "camera-iot": 0, "europe-esim": 0}
+
+
+async def test_a_receipt_tells_only_its_line(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A renewal's receipt reaches its own line's entities; the other lines are not told."""
+    await _go_idle(hass, demo_backend, freezer)
+    demo_backend.orders_processing = True  # the receipt stays pending: no refresh follows
+    told = _listen_per_line(init_integration)
+
+    await renew(hass, line_device(hass, init_integration, "europe-esim"))
+    await hass.async_block_till_done()
+
+    assert told["europe-esim"] >= 1
+    assert told["camera-iot"] == told["us-travel"] == 0
