@@ -84,6 +84,9 @@ from custom_components.prepaid_sim.const import (  # noqa: E402
     SUBENTRY_TYPE_LINE,
 )
 from custom_components.prepaid_sim.providers import airalo, esimaccess, esimgo, onence, shared  # noqa: E402
+from custom_components.prepaid_sim.providers.esimaccess.parse import (  # noqa: E402
+    account_id as esimaccess_account_id,
+)
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter, shared_rate_limiter  # noqa: E402
 
 ACCESS_CODE = "test-access-code"
@@ -575,7 +578,7 @@ def ours_entry(side: str, base_url: str, line_ids: list[str]) -> MockConfigEntry
         unique_id = f"{provider}_bench"
     else:
         data = {CONF_PROVIDER: "esimaccess", "access_code": ACCESS_CODE, CONF_BASE_URL: base_url}
-        unique_id = f"esimaccess_{esimaccess._account_id(ACCESS_CODE)}"  # noqa: SLF001
+        unique_id = f"esimaccess_{esimaccess_account_id(ACCESS_CODE)}"
     return MockConfigEntry(
         domain=DOMAIN,
         title="Bench account",
@@ -1011,7 +1014,7 @@ async def stall_pass(
       as a renewal's verification does; its write is delayed and not timed);
     * *package list*: a line's package list read again and found different (the kept list is
       made to differ first), minus the read alone (timed separately, same request);
-    * *local update*: ``coordinator.async_local_update()``, which all three end in.
+    * *local update*: ``coordinator.async_local_update([line])``, which all three end in.
 
     Then one renewal through the ``prepaid_sim.renew`` action, with the loop-lag probe on.
     """
@@ -1054,7 +1057,8 @@ async def stall_pass(
             )
 
         async def journal() -> None:
-            data.journal.async_save_later()
+            # As a verification saves its line's record.
+            data.journal.async_save_later(data.renewals.key(line_id))
 
         async def read_only() -> None:
             await data.provider.async_list_packages(line_id)
@@ -1065,7 +1069,7 @@ async def stall_pass(
             await catalogue.async_read(line_id)
 
         async def local_update() -> None:
-            data.coordinator.async_local_update()
+            data.coordinator.async_local_update([line_id])
 
         result["changes"] = await _time_changes(
             hass,

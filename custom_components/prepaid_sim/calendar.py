@@ -7,6 +7,7 @@ from when it was sent until the provider confirmed it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import override
 
@@ -18,6 +19,7 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import PrepaidSimCoordinator
 from .messages import async_message
+from .providers.base import Line
 from .records import RenewalState
 from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 
@@ -53,6 +55,12 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         # Event titles in the server's language, loaded once the entity is added.
         self._plan_ends = "{line}"
         self._renewed = "{line}"
+        # The events as last made (see _events).
+        self._plan_ends_by_line: dict[str, tuple[datetime, str, CalendarEvent]] = {}
+        self._renewals: list[CalendarEvent] = []
+        self._sorted: list[CalendarEvent] | None = None
+        self._lines_seen: Mapping[str, Line] | None = None
+        self._journal_seen = -1
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -63,41 +71,82 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
             self.hass, language, "calendar_plan_ends", line="{line}"
         )
         self._renewed = await async_message(self.hass, language, "calendar_renewed", line="{line}")
+        # Anything made before the titles were loaded is made again.
+        self._plan_ends_by_line.clear()
+        self._lines_seen = None
+        self._journal_seen = -1
 
     def _events(self) -> list[CalendarEvent]:
-        """Return every event the calendar knows, in time order."""
-        events: list[CalendarEvent] = []
-        lines = self.coordinator.data.lines if self.coordinator.data else {}
-        names: dict[str, str] = {}
-        for line_id, subentry_id in self.data.line_subentries.items():
-            name = names[self.data.renewals.key(line_id)] = self._entry.subentries[
-                subentry_id
-            ].title
-            line = lines.get(line_id)
-            if line is not None and line.expires_at is not None:
-                events.append(
-                    CalendarEvent(
-                        start=line.expires_at,
-                        end=line.expires_at,
-                        summary=self._plan_ends.replace("{line}", name),
-                        uid=f"{subentry_id}_plan_end",
-                    )
-                )
-        # One pass over the journal, not one per line.
-        for record in self.data.journal.records:
-            if record.state is not RenewalState.SUCCEEDED or record.line_key not in names:
-                continue
-            events.append(
-                CalendarEvent(
-                    start=record.created_at,
-                    end=max(record.completed_at or record.created_at, record.created_at),
-                    summary=self._renewed.replace("{line}", names[record.line_key]),
-                    description=f"{record.package_name} ({record.price})",
-                    uid=record.reference,
-                )
+        """Return every event the calendar knows, in time order.
+
+        Built once per change: an event validates itself when made, which costs more than
+        anything else a state write does, so a line's plan end is made again only when its
+        expiry or name moved, and the renewals only when the journal changed.
+        """
+        changed = self._refresh_plan_ends()
+        revision = self.data.journal.revision
+        if changed or revision != self._journal_seen:
+            self._journal_seen = revision
+            self._renewals = self._renewal_events()
+            self._sorted = None
+        if self._sorted is None:
+            self._sorted = sorted(
+                [*(event for _, _, event in self._plan_ends_by_line.values()), *self._renewals],
+                key=lambda event: (event.start_datetime_local, event.summary),
             )
-        events.sort(key=lambda event: (event.start_datetime_local, event.summary))
-        return events
+        return self._sorted
+
+    def _refresh_plan_ends(self) -> bool:
+        """Make the plan-end events of lines whose expiry or name moved; True if any did."""
+        lines = self.coordinator.data.lines if self.coordinator.data else {}
+        if lines is self._lines_seen:
+            return False
+        self._lines_seen = lines
+        subentries = self._entry.subentries
+        changed = False
+        for line_id, subentry_id in self.data.line_subentries.items():
+            line = lines.get(line_id)
+            expires = line.expires_at if line is not None else None
+            name = subentries[subentry_id].title
+            kept = self._plan_ends_by_line.get(line_id)
+            if kept is not None and kept[0] == expires and kept[1] == name:
+                continue
+            if kept is None and expires is None:
+                continue
+            changed = True
+            if expires is None:
+                del self._plan_ends_by_line[line_id]
+                continue
+            self._plan_ends_by_line[line_id] = (
+                expires,
+                name,
+                CalendarEvent(
+                    start=expires,
+                    end=expires,
+                    summary=self._plan_ends.replace("{line}", name),
+                    uid=f"{subentry_id}_plan_end",
+                ),
+            )
+        return changed
+
+    def _renewal_events(self) -> list[CalendarEvent]:
+        """Return an event per succeeded renewal of the account's lines (one journal pass)."""
+        subentries = self._entry.subentries
+        names = {
+            self.data.renewals.key(line_id): subentries[subentry_id].title
+            for line_id, subentry_id in self.data.line_subentries.items()
+        }
+        return [
+            CalendarEvent(
+                start=record.created_at,
+                end=max(record.completed_at or record.created_at, record.created_at),
+                summary=self._renewed.replace("{line}", names[record.line_key]),
+                description=f"{record.package_name} ({record.price})",
+                uid=record.reference,
+            )
+            for record in self.data.journal.records
+            if record.state is RenewalState.SUCCEEDED and record.line_key in names
+        ]
 
     @property
     @override

@@ -96,7 +96,9 @@ class RefreshChecks:
             self.async_check(snapshot)
             return
         now = dt_util.utcnow()
-        lines = set(changed)
+        # Usage alone decides none of the expiry or wallet issues (auto-renew lines, whose
+        # low-data rule it does decide, are checked after every fetch anyway).
+        lines = set(changed - self._coordinator.usage_only_lines)
         if self._next_due is not None and now >= self._next_due:
             lines.update(line_id for line_id, due in self._due.items() if due <= now)
             self._next_due = None
@@ -140,12 +142,12 @@ class RefreshChecks:
         expired = is_expired(line, now)
         renewable = self._provider.renews_expired_lines
         soon = bool(expiring_soon(line, settings, now))
-        expired_on = (
-            dt_util.as_local(line.expires_at).strftime("%Y-%m-%d") if line.expires_at else "-"
-        )
-        verdict = (title, soon, soon and days_left(line, now), expired, renewable, expired_on)
+        verdict = (title, soon, soon and days_left(line, now), expired, renewable, line.expires_at)
         if self._verdicts.get(line_id) != verdict:
             self._verdicts[line_id] = verdict
+            expired_on = (
+                dt_util.as_local(line.expires_at).strftime("%Y-%m-%d") if line.expires_at else "-"
+            )
             self._set(
                 issues.IssueKind.LINE_EXPIRING,
                 subentry_id,

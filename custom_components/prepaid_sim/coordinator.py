@@ -87,8 +87,10 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         # Counts the account-wide changes that reach the entities without a fetch: with the
         # snapshot, it tells what a line's entities have already seen.
         self.local_revision = 0
-        # The lines whose reading the last fetch replaced (None: every line, the first time).
+        # The lines whose reading the last fetch replaced (None: every line, the first time),
+        # and those of them in which only the usage figures moved.
         self.changed_lines: frozenset[str] | None = None
+        self.usage_only_lines: frozenset[str] = frozenset()
         # Listeners of the whole account (not of one line): told of every local change.
         self._account_listeners: dict[int, CALLBACK_TYPE] = {}
         # Tracked lines the provider stopped returning, as last reported (None: not yet).
@@ -254,13 +256,14 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         previous: Snapshot | None = self.data  # None before the first refresh
         if previous is None:
             self.changed_lines = None
+            self.usage_only_lines = frozenset()
             return snapshot
         lines: dict[str, Line] = {}
         self._usage_moves = {}
         changed: set[str] = set(previous.lines.keys() - snapshot.lines.keys())
         for line_id, line in snapshot.lines.items():
             old = previous.lines.get(line_id)
-            if old == line:
+            if old is line or old == line:
                 lines[line_id] = old
                 continue
             lines[line_id] = line
@@ -269,6 +272,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                 self._usage_moves[line_id] = (old, line)
         wallet = previous.wallet if previous.wallet == snapshot.wallet else snapshot.wallet
         self.changed_lines = frozenset(changed)
+        self.usage_only_lines = frozenset(self._usage_moves)
         return replace(snapshot, lines=lines, wallet=wallet)
 
     def _moved_only_usage(self, line_id: str, before: Line | None, after: Line | None) -> bool:

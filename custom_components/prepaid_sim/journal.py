@@ -327,6 +327,8 @@ class Journal:
         self._store = JournalStore(hass, STORAGE_KEY)
         self._records: list[RenewalRecord] = []
         self.damage: JournalDamage | None = None
+        # Counts the changes, for readers that keep what they made from the records.
+        self.revision = 0
         # Told of every change, with the provider line keys it concerns (None: any line).
         self._listeners: list[Callable[[frozenset[str] | None], None]] = []
 
@@ -370,6 +372,7 @@ class Journal:
 
     def _changed(self, keys: tuple[str, ...]) -> None:
         """Tell the listeners (entities, repairs) that records of ``keys`` changed."""
+        self.revision += 1
         changed = frozenset(keys) if keys else None
         for listener in list(self._listeners):
             listener(changed)

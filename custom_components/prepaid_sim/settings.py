@@ -97,6 +97,12 @@ class SettingsReader:
         self._subentries = subentries
         self._line_subentries = line_subentries
         self._read: dict[str, tuple[Mapping[str, Any], LineSettings]] = {}
+        # Each line's subentry data and title when changed_lines() last looked.
+        self._seen: dict[str, tuple[Mapping[str, Any], str]] = {
+            line_id: (subentry.data, subentry.title)
+            for line_id, subentry_id in line_subentries.items()
+            if (subentry := subentries().get(subentry_id)) is not None
+        }
 
     def of(self, line_id: str) -> LineSettings:
         """Return the settings of a tracked line (defaults for one no longer tracked)."""
@@ -112,12 +118,21 @@ class SettingsReader:
         return settings
 
     def changed_lines(self) -> list[str]:
-        """Return the lines whose subentry data changed since their settings were read."""
+        """Return the lines whose settings or name changed since the last call.
+
+        Home Assistant gives an updated subentry new data (never mutated in place) and a
+        new title, so this is one identity check per line.
+        """
         subentries = self._subentries()
         changed: list[str] = []
         for line_id, subentry_id in self._line_subentries.items():
-            read = self._read.get(line_id)
             subentry = subentries.get(subentry_id)
-            if read is None or subentry is None or read[0] is not subentry.data:
+            seen = self._seen.get(line_id)
+            now = None if subentry is None else (subentry.data, subentry.title)
+            if seen is None or now is None or seen[0] is not now[0] or seen[1] != now[1]:
                 changed.append(line_id)
+                if now is None:
+                    self._seen.pop(line_id, None)
+                else:
+                    self._seen[line_id] = now
         return changed

@@ -101,6 +101,8 @@ from .reconcile import PendingTopup, find_evidence, remember_line
 
 # One page of esim/query: its records, ``pager.total`` and how many items it held.
 type _Page = tuple[list[JsonObject], int | None, int]
+# The lines read from the tracked records, and why the others could not be read.
+type _LinesRead = tuple[dict[str, Line], dict[str, str]]
 
 
 def _describe(err: BaseException, sent: bool) -> str:
@@ -164,6 +166,13 @@ class EsimAccessProvider(Provider):
         # and asking for each tracked eSIM (see ``_tracked_records``).
         self._account_size: int | None = None
         self._filter_ignored = False
+        # The last answer of each whole-account page, raw and read: a page whose bytes did
+        # not change is not parsed again (most refreshes change nothing at all).
+        self._pages: dict[int, tuple[bytes, _Page]] = {}
+        # Whether this fetch parsed any answer afresh, and the last fetch's reading of the
+        # tracked lines with the moment a line's expiry passes (its status changes then).
+        self._parsed_afresh = True
+        self._last_read: tuple[frozenset[str], _LinesRead, datetime | None] | None = None
 
     # --- transport ------------------------------------------------------------------
 
@@ -214,10 +223,17 @@ class EsimAccessProvider(Provider):
 
     async def _call(self, endpoint: str, payload: JsonObject) -> object:
         """Make a read request and return its ``obj``, mapping every failure."""
+        return self._read_reply(endpoint, await self._send_read(endpoint, payload))
+
+    async def _send_read(self, endpoint: str, payload: JsonObject) -> HttpReply:
+        """Send a read request; return the answer, transport failures mapped."""
         try:
-            reply = await self._exchange(endpoint, payload)
+            return await self._exchange(endpoint, payload)
         except TransportError as err:
             raise ProviderUnavailableError(str(err)) from err
+
+    def _read_reply(self, endpoint: str, reply: HttpReply) -> object:
+        """Return a read answer's ``obj``, mapping every failure."""
         self._check_http(reply)
         if reply.status == 404:
             # Every documented endpoint exists: a 404 means the base URL is wrong.
@@ -241,8 +257,13 @@ class EsimAccessProvider(Provider):
         """
         payload = {"orderNo": "", "iccid": "", **filters}
         payload["pager"] = {"pageNum": page, "pageSize": PAGE_SIZE}
+        reply = await self._send_read("esim/query", payload)
+        if not filters and (kept := self._pages.get(page)) is not None and kept[0] == reply.body:
+            # Byte for byte the answer read last time: the same records, not parsed again.
+            return kept[1]
+        self._parsed_afresh = True
         try:
-            obj = as_object(await self._call("esim/query", payload))
+            obj = as_object(self._read_reply("esim/query", reply))
             items = as_list(obj.get("esimList"))
             pager = obj.get("pager")
             total = read_opt_int(as_object(pager).get("total")) if pager is not None else None
@@ -255,6 +276,7 @@ class EsimAccessProvider(Provider):
             if total is not None:
                 # Any page of the whole account says how large it is (see _tracked_records).
                 self._account_size = total
+            self._pages[page] = (reply.body, (records, total, len(items)))
         return records, total, len(items)
 
     async def _query_all(self, first_page: _Page | None = None) -> list[JsonObject]:
@@ -405,8 +427,9 @@ class EsimAccessProvider(Provider):
         wanted = set(line_ids)
         if not wanted:
             return Snapshot(wallet=await self._wallet(), lines={})
+        self._parsed_afresh = False
         wallet, by_id = await asyncio.gather(self._wallet(), self._tracked_records(wanted))
-        lines, unreadable = self._read_lines(wanted & by_id.keys(), by_id)
+        lines, unreadable = self._read_again(frozenset(wanted & by_id.keys()), by_id)
         return Snapshot(
             wallet=wallet,
             lines=lines,
@@ -415,9 +438,31 @@ class EsimAccessProvider(Provider):
             unreadable_reasons=unreadable,
         )
 
-    def _read_lines(
-        self, line_ids: Collection[str], by_id: Mapping[str, JsonObject]
-    ) -> tuple[dict[str, Line], dict[str, str]]:
+    def _read_again(self, line_ids: frozenset[str], by_id: Mapping[str, JsonObject]) -> _LinesRead:
+        """Return the last reading when every answer was the same bytes as last time.
+
+        The same records give the same lines until one of them expires (its status turns),
+        so a refresh in which nothing changed reads no record at all.
+        """
+        now = datetime.now(UTC)
+        last = self._last_read
+        if (
+            not self._parsed_afresh
+            and last is not None
+            and last[0] == line_ids
+            and (last[2] is None or now < last[2])
+        ):
+            return last[1]
+        read = self._read_lines(line_ids, by_id)
+        future = [
+            expires
+            for line in read[0].values()
+            if (expires := line.expires_at) is not None and expires > now
+        ]
+        self._last_read = (line_ids, read, min(future, default=None))
+        return read
+
+    def _read_lines(self, line_ids: Collection[str], by_id: Mapping[str, JsonObject]) -> _LinesRead:
         """Turn the tracked records into lines; return them and why others are unreadable."""
         lines: dict[str, Line] = {}
         unreadable: dict[str, str] = {}
@@ -429,7 +474,7 @@ class EsimAccessProvider(Provider):
             # (a C-level dict comparison), unless its expiry has passed since it was parsed
             # (the status depends on the clock; once past, it stays past).
             earlier = self._parsed.get(line_id)
-            if earlier is not None and earlier[0] == record:
+            if earlier is not None and (earlier[0] is record or earlier[0] == record):
                 expires = earlier[1].expires_at
                 if expires is None or expires > now or expires <= earlier[2]:
                     lines[line_id] = earlier[1]
@@ -542,6 +587,7 @@ class EsimAccessProvider(Provider):
         order_id = data.get("orderNo") or data.get("transactionId") or reference
         # The cached record is stale now; forget it so the baseline of a next top-up is fresh.
         self._records.pop(line_id, None)
+        self._pages.clear()
         return Order(
             order_id=str(order_id),
             line_id=line_id,
