@@ -714,6 +714,12 @@ class LoopLag:
         """Sample every ``interval`` seconds (once started)."""
         self.interval = interval
         self.lags: list[float] = []
+        # Each sample's window (when it was due, when it ran), and CPython's garbage
+        # collections meanwhile: a full collection of a large heap stalls the loop too,
+        # whoever made the garbage, so the result tells the two apart.
+        self.windows: list[tuple[float, float]] = []
+        self.collections: list[tuple[float, float]] = []
+        self._collection_started = 0.0
         self._task: asyncio.Task[None] | None = None
         self._due = 0.0
 
@@ -721,10 +727,27 @@ class LoopLag:
         while True:
             self._due = time.perf_counter() + self.interval
             await asyncio.sleep(self.interval)
-            self.lags.append(time.perf_counter() - self._due)
+            now = time.perf_counter()
+            self.lags.append(now - self._due)
+            self.windows.append((self._due, now))
+
+    def _on_collection(self, phase: str, _info: dict[str, Any]) -> None:
+        """Note when each garbage collection ran."""
+        if phase == "start":
+            self._collection_started = time.perf_counter()
+        else:
+            self.collections.append((self._collection_started, time.perf_counter()))
+
+    def _lag_without_collections(self, due: float, ran: float) -> float:
+        """Return a sample's lag minus the garbage collections inside it."""
+        collecting = sum(
+            max(0.0, min(end, ran) - max(start, due)) for start, end in self.collections
+        )
+        return max(0.0, ran - due - collecting)
 
     async def __aenter__(self) -> Self:
         """Start sampling."""
+        gc.callbacks.append(self._on_collection)
         self._task = asyncio.get_running_loop().create_task(self._sample())
         # Let the probe take its first sample's deadline before the work starts.
         await asyncio.sleep(0)
@@ -738,11 +761,14 @@ class LoopLag:
         cancelled then, the probe would never report it. Its overdue time is the lag.
         """
         assert self._task is not None
-        if (overdue := time.perf_counter() - self._due) > 0:
+        now = time.perf_counter()
+        if (overdue := now - self._due) > 0:
             self.lags.append(overdue)
+            self.windows.append((self._due, now))
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        gc.callbacks.remove(self._on_collection)
 
     def result(self) -> dict[str, Any]:
         """Return the largest lag and how many samples stalled beyond 50 and 100 ms."""
@@ -754,6 +780,12 @@ class LoopLag:
             "over_100ms": sum(lag > 0.1 for lag in lags),
             "stalled_s_over_100ms": sum(lag for lag in lags if lag > 0.1),
             "largest": sorted(lags, reverse=True)[:5],
+            "max_without_gc": max(
+                (self._lag_without_collections(*window) for window in self.windows),
+                default=0.0,
+            ),
+            "gc_longest": max((end - start for start, end in self.collections), default=0.0),
+            "gc_over_100ms": sum(end - start > 0.1 for start, end in self.collections),
         }
 
 

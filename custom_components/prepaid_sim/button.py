@@ -43,7 +43,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a Renew button to every tracked line."""
-    async_add_line_entities(
+    await async_add_line_entities(
         entry,
         async_add_entities,
         lambda data, subentry: [PrepaidSimRenewButton(data, subentry, RENEW_BUTTON)],

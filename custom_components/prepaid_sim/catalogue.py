@@ -77,7 +77,6 @@ class PackageCatalogue:
 
     async def async_read_all(self, line_ids: Iterable[str]) -> None:
         """Read every line's packages once, in the background after setup."""
-        read: list[str] = []
         for line_id in line_ids:
             if line_id in self._packages:
                 continue
@@ -87,9 +86,9 @@ class PackageCatalogue:
                 LOGGER.debug("Packages of a line not read: %s", err)
                 continue
             self._packages[line_id] = packages
-            read.append(line_id)
-        if read:
-            self._on_change(read)
+            # Shown line by line, as read: one change for 1,000 lines at the end would
+            # hold the event loop while every entity is told.
+            self._on_change((line_id,))
 
     def chosen(self, line_id: str, preferred: str | None, line: Line | None) -> Package | None:
         """Return the package a renewal of the line buys now, from the kept list.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -38,6 +39,8 @@ class PrepaidSimData:
     # The lines and credentials set up at load: changing them needs a reload; changing a
     # line's settings does not.
     loaded_with: tuple[frozenset[str], dict[str, Any]]
+    # The platforms add their line entities one at a time (see entity.async_add_line_entities).
+    entity_adds: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 type PrepaidSimConfigEntry = ConfigEntry[PrepaidSimData]

@@ -42,7 +42,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the package select to every tracked line."""
-    async_add_line_entities(
+    await async_add_line_entities(
         entry,
         async_add_entities,
         lambda data, subentry: [PrepaidSimPackageSelect(data, subentry, PACKAGE_SELECT)],

@@ -192,7 +192,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the sensors of every tracked line, and the account's spend this month."""
     async_add_entities([SpentThisMonthSensor(entry)])
-    async_add_line_entities(
+    await async_add_line_entities(
         entry,
         async_add_entities,
         lambda data, subentry: (
