@@ -20,7 +20,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from custom_components.prepaid_sim.const import CONF_BASE_URL, CONF_LINE_ID, CONF_PROVIDER, DOMAIN
@@ -352,3 +352,33 @@ async def test_concurrent_renewals_and_insufficient_funds(
         await _renew(hass, package="TOPUP_US_1GB_7D", allow_repeat=True)
     assert err.value.translation_key == "insufficient_funds"
     assert len(emulator.ledger) == 1
+
+
+async def test_setup_reads_the_account_once(
+    hass: HomeAssistant, emulator: EsimAccessEmulator, issue_registry: ir.IssueRegistry
+) -> None:
+    """The first refresh's read of every page also answers the check for new lines."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PROVIDER: "esimaccess"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"access_code": DEFAULT_ACCESS_CODE, CONF_BASE_URL: emulator.base_url},
+    )
+    emulator.request_log.clear()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_LINE_ID: TRAVEL}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = result["result"]
+
+    assert emulator.requests_to("esim/query") == 1
+    # The check for new lines did run, from that read: it remembered the account's eSIMs,
+    # so the next check offers only one added since.
+    emulator.add_esim(esim_tran_no="25030000000009", total_volume=GIB)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, minutes=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    issue = issue_registry.async_get_issue(DOMAIN, f"{entry.entry_id}_new_lines")
+    assert issue is not None
+    assert [line.line_id for line in entry.runtime_data.new_lines.offered] == ["25030000000009"]

@@ -65,7 +65,7 @@ class NewLineWatcher:
     async def async_check(self) -> None:
         """List the account's lines; raise or clear the issue for new ones."""
         try:
-            lines = await self._provider.async_list_lines()
+            lines = self._provider.recent_line_list() or await self._provider.async_list_lines()
         except ProviderError as err:
             LOGGER.debug("Could not list the lines of %s: %s", self.entry.title, err)
             return

@@ -407,6 +407,14 @@ class Provider(ABC):
     async def async_list_lines(self) -> list[LineSummary]:
         """Return every line on the account (all pages)."""
 
+    def recent_line_list(self) -> list[LineSummary] | None:
+        """Return every line on the account from a read of all of them just made, if any.
+
+        A client whose refresh reads the whole account anyway keeps that list for a short
+        while, so a check for new lines right after needs no request of its own.
+        """
+        return None
+
     @abstractmethod
     async def async_fetch(self, line_ids: Collection[str]) -> Snapshot:
         """Read the wallet and the given lines, with as few requests as the API allows."""

@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import override
 import uuid
 
 import aiohttp
@@ -67,6 +68,7 @@ from ..urls import check_base_url
 from .const import (
     API_PATH,
     DEFAULT_BASE_URL,
+    LISTING_REUSE_SECONDS,
     MAX_MISSING_CHECKS,
     MAX_PAGES,
     MAX_REFERENCE_LENGTH,
@@ -169,6 +171,10 @@ class EsimAccessProvider(Provider):
         # The last answer of each whole-account page, raw and read: a page whose bytes did
         # not change is not parsed again (most refreshes change nothing at all).
         self._pages: dict[int, tuple[bytes, _Page]] = {}
+        # The whole account as the first refresh's read of every page found it, and when
+        # (monotonic), for setup's check for new lines (see recent_line_list).
+        self._listing: tuple[float, list[JsonObject]] | None = None
+        self._keep_listing = True
         # Whether this fetch parsed any answer afresh, and the last fetch's reading of the
         # tracked lines with the moment a line's expiry passes (its status changes then).
         self._parsed_afresh = True
@@ -308,7 +314,10 @@ class EsimAccessProvider(Provider):
                     records[key] = record
                 else:
                     unkeyed.append(record)
-        return [*records.values(), *unkeyed]
+        listing = [*records.values(), *unkeyed]
+        if self._keep_listing:
+            self._listing = (time.monotonic(), listing)
+        return listing
 
     async def _query_one(self, line_id: str) -> JsonObject | None:
         """Ask ``esim/query`` for one esimTranNo (one request); None if not returned.
@@ -360,6 +369,8 @@ class EsimAccessProvider(Provider):
         by_id = by_line_id(first[0])
         absent = set(wanted) - by_id.keys()
         more_pages = None if first[1] is None else page_count(first[1], PAGE_SIZE) - 1
+        if more_pages == 0 and self._keep_listing:
+            self._listing = (time.monotonic(), first[0])
         if not absent:
             return by_id
         if self._reads_per_line(len(absent), more_pages):
@@ -406,8 +417,25 @@ class EsimAccessProvider(Provider):
 
     async def async_list_lines(self) -> list[LineSummary]:
         """Return every eSIM on the account (all pages); unreadable ones get a bare name."""
+        return self._summaries(await self._query_all())
+
+    @override
+    def recent_line_list(self) -> list[LineSummary] | None:
+        """Return the eSIMs of the first refresh's whole-account read, once, while fresh.
+
+        Only setup's check for new lines takes it: later checks read the account themselves,
+        so a new eSIM is never hidden behind an older read.
+        """
+        listing, self._listing = self._listing, None
+        self._keep_listing = False
+        if listing is None or time.monotonic() - listing[0] > LISTING_REUSE_SECONDS:
+            return None
+        return self._summaries(listing[1])
+
+    def _summaries(self, records: list[JsonObject]) -> list[LineSummary]:
+        """Return a line summary per record with an esimTranNo."""
         summaries: list[LineSummary] = []
-        for record in await self._query_all():
+        for record in records:
             line_id = record.get("esimTranNo")
             if not isinstance(line_id, str) or not line_id:
                 continue

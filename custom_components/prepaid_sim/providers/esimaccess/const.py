@@ -52,3 +52,7 @@ DURATION_UNITS: Final[Mapping[str, timedelta]] = {
 
 # The record field that moves whenever data flows.
 USAGE_KEY: Final = "orderUsage"
+
+# How long a refresh's read of every page also answers "which eSIMs are on the account"
+# (the new-lines check right after setup).
+LISTING_REUSE_SECONDS: Final = 60.0
