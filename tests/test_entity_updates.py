@@ -332,3 +332,31 @@ async def test_a_receipt_tells_only_its_line(
 
     assert told["europe-esim"] >= 1
     assert told["camera-iot"] == told["us-travel"] == 0
+
+
+async def test_usage_readings_do_not_rewrite_the_account_entities(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Data flowing moves no plan end and no receipt: the calendar and spend stay as written.
+
+    A receipt, though, reaches both at once.
+    """
+    await _go_idle(hass, demo_backend, freezer)
+    calendar = "calendar.expiries_of_demo_account"
+    spend = "sensor.spent_this_month_on_demo_account"
+    before = {entity_id: hass.states.get(entity_id) for entity_id in (calendar, spend)}
+    demo_backend.lines["us-travel"] = replace(
+        demo_backend.lines["us-travel"], bytes_per_hour=50 * 1024**2
+    )
+    await _poll(hass, freezer)
+    assert hass.states.get("sensor.us_travel_data_used").last_reported > before[spend].last_reported
+    for entity_id, state in before.items():
+        assert hass.states.get(entity_id).last_reported == state.last_reported, entity_id
+
+    await renew(hass, line_device(hass, init_integration, "europe-esim"))
+    await hass.async_block_till_done()
+    assert hass.states.get(spend).state != before[spend].state
+    assert hass.states.get(calendar).attributes["message"] == "Europe Esim renewed"

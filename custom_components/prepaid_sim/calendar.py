@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import override
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEvent
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
@@ -61,6 +61,8 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         self._sorted: list[CalendarEvent] | None = None
         self._lines_seen: Mapping[str, Line] | None = None
         self._journal_seen = -1
+        # What the state was last written from (see _handle_coordinator_update).
+        self._written: tuple[object, ...] | None = None
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -75,6 +77,23 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         self._plan_ends_by_line.clear()
         self._lines_seen = None
         self._journal_seen = -1
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state when a plan end, a receipt or availability moved.
+
+        Usage readings move none of them; the calendar platform itself updates the state
+        when an event starts or ends.
+        """
+        plan_ends_moved = self._refresh_plan_ends()
+        if plan_ends_moved:
+            self._sorted = None
+        inputs = (self.data.journal.revision, self.coordinator.last_update_success)
+        if not plan_ends_moved and inputs == self._written:
+            return
+        self._written = inputs
+        super()._handle_coordinator_update()
 
     def _events(self) -> list[CalendarEvent]:
         """Return every event the calendar knows, in time order.

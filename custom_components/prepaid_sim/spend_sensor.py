@@ -45,8 +45,28 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
         self._attr_unique_id = f"{entry.unique_id}_spent_this_month"
         self._attr_translation_placeholders = {"account": entry.title}
         self._cancel_month_change: CALLBACK_TYPE = lambda: None
+        # What the state was last written from (see _handle_coordinator_update).
+        self._written: tuple[object, ...] | None = None
         renewals = self._data.renewals
         self._line_keys = frozenset(renewals.key(line_id) for line_id in self._data.line_subentries)
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state when receipts, the wallet's currency or availability moved.
+
+        Usage readings of the lines move none of them: most refreshes write nothing here.
+        """
+        snapshot = self.coordinator.data
+        inputs = (
+            self._data.journal.revision,
+            snapshot.wallet.currency if snapshot and snapshot.wallet else None,
+            self.coordinator.last_update_success,
+        )
+        if inputs == self._written:
+            return
+        self._written = inputs
+        super()._handle_coordinator_update()
 
     @override
     async def async_added_to_hass(self) -> None:
