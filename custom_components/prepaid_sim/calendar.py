@@ -7,6 +7,7 @@ from when it was sent until the provider confirmed it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import datetime
 from typing import override
@@ -58,11 +59,13 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         # The events as last made (see _events).
         self._plan_ends_by_line: dict[str, tuple[datetime, str, CalendarEvent]] = {}
         self._renewals: list[CalendarEvent] = []
-        self._sorted: list[CalendarEvent] | None = None
+        self._plan_ends_sorted: list[tuple[datetime, str, CalendarEvent]] | None = None
         self._lines_seen: Mapping[str, Line] | None = None
         self._journal_seen = -1
         # What the state was last written from (see _handle_coordinator_update).
         self._written: tuple[object, ...] | None = None
+        # Each line's journal key and name, for the renewal events.
+        self._names: dict[str, str] | None = None
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -88,32 +91,51 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         """
         plan_ends_moved = self._refresh_plan_ends()
         if plan_ends_moved:
-            self._sorted = None
+            # Made again, names and all, when the state is written.
+            self._plan_ends_sorted = None
+            self._names = None
+            self._journal_seen = -1
         inputs = (self.data.journal.revision, self.coordinator.last_update_success)
         if not plan_ends_moved and inputs == self._written:
             return
         self._written = inputs
         super()._handle_coordinator_update()
 
-    def _events(self) -> list[CalendarEvent]:
-        """Return every event the calendar knows, in time order.
+    def _kept_events(self) -> tuple[list[tuple[datetime, str, CalendarEvent]], list[CalendarEvent]]:
+        """Return the plan ends (by time) and the renewals (by start), made again as needed.
 
-        Built once per change: an event validates itself when made, which costs more than
+        Made once per change: an event validates itself when made, which costs more than
         anything else a state write does, so a line's plan end is made again only when its
         expiry or name moved, and the renewals only when the journal changed.
         """
         changed = self._refresh_plan_ends()
         revision = self.data.journal.revision
+        if changed:
+            self._names = None  # a line's name may have moved
+            self._plan_ends_sorted = None
         if changed or revision != self._journal_seen:
             self._journal_seen = revision
-            self._renewals = self._renewal_events()
-            self._sorted = None
-        if self._sorted is None:
-            self._sorted = sorted(
-                [*(event for _, _, event in self._plan_ends_by_line.values()), *self._renewals],
+            self._renewals = sorted(
+                self._renewal_events(),
                 key=lambda event: (event.start_datetime_local, event.summary),
             )
-        return self._sorted
+        if self._plan_ends_sorted is None:
+            self._plan_ends_sorted = sorted(
+                (
+                    (expires, event.summary, event)
+                    for expires, _, event in self._plan_ends_by_line.values()
+                ),
+                key=lambda item: (item[0], item[1]),
+            )
+        return self._plan_ends_sorted, self._renewals
+
+    def _events(self) -> list[CalendarEvent]:
+        """Return every event the calendar knows, in time order."""
+        plan_ends, renewals = self._kept_events()
+        return sorted(
+            [*(event for _, _, event in plan_ends), *renewals],
+            key=lambda event: (event.start_datetime_local, event.summary),
+        )
 
     def _refresh_plan_ends(self) -> bool:
         """Make the plan-end events of lines whose expiry or name moved; True if any did."""
@@ -150,11 +172,13 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
 
     def _renewal_events(self) -> list[CalendarEvent]:
         """Return an event per succeeded renewal of the account's lines (one journal pass)."""
-        subentries = self._entry.subentries
-        names = {
-            self.data.renewals.key(line_id): subentries[subentry_id].title
-            for line_id, subentry_id in self.data.line_subentries.items()
-        }
+        if self._names is None:
+            subentries = self._entry.subentries
+            self._names = {
+                self.data.renewals.key(line_id): subentries[subentry_id].title
+                for line_id, subentry_id in self.data.line_subentries.items()
+            }
+        names = self._names
         return [
             CalendarEvent(
                 start=record.created_at,
@@ -170,9 +194,20 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
     @property
     @override
     def event(self) -> CalendarEvent | None:
-        """Return the event under way, or else the next one."""
+        """Return the event under way, or else the next one.
+
+        Plan ends are instants kept in time order: the next is found by bisection, so a
+        state write costs the same for 10 lines or 1,000.
+        """
         now = dt_util.utcnow()
-        return next((event for event in self._events() if _ends_after(event, now)), None)
+        plan_ends, renewals = self._kept_events()
+        found = bisect_left(plan_ends, now, key=lambda item: item[0])
+        candidates = [plan_ends[found][2]] if found < len(plan_ends) else []
+        if (renewal := next((e for e in renewals if _ends_after(e, now)), None)) is not None:
+            candidates.append(renewal)
+        return min(
+            candidates, key=lambda event: (event.start_datetime_local, event.summary), default=None
+        )
 
     @override
     async def async_get_events(

@@ -25,6 +25,8 @@ from .providers.base import Line, LineStatus, Money, Package, Provider, Snapshot
 from .settings import AutoRenewPolicy, LineSettings, SettingsReader
 
 DAY = timedelta(days=1)
+# What the wallet check saw before its first run.
+_UNSEEN = object()
 
 
 class RefreshChecks:
@@ -58,7 +60,8 @@ class RefreshChecks:
         self._next_due: datetime | None = None
         # Lines whose next renewal the wallet cannot pay, as "line (price)".
         self._short: dict[str, str] = {}
-        self._wallet_seen: tuple[Money | None, tuple[str, ...]] | None = None
+        self._short_changed = True
+        self._wallet_seen: object = _UNSEEN
         self._checked_wallet: Money | None = None
         # The snapshot last checked.
         self._snapshot: Snapshot | None = None
@@ -83,8 +86,6 @@ class RefreshChecks:
         lines = set(self._line_subentries if line_ids is None else line_ids)
         for line_id in lines:
             self._check_line(snapshot, line_id, now)
-        if self._due and (self._next_due is None or self._next_due > min(self._due.values())):
-            self._next_due = min(self._due.values())
         self._check_wallet(snapshot, everything=line_ids is None)
         self._auto_renewer.async_check(snapshot, self._auto_renew_lines | lines)
 
@@ -168,22 +169,29 @@ class RefreshChecks:
             )
         if (due := next_change(line, settings, now)) is not None:
             self._due[line_id] = due
+            # Only ever moved earlier here: a line whose moment moved later makes one
+            # needless check at most, after which the next moment is looked up again.
+            if self._next_due is None or due < self._next_due:
+                self._next_due = due
         else:
             self._due.pop(line_id, None)
         package = self._catalogue.chosen(line_id, settings.preferred_package, line)
         if _cannot_pay(snapshot, package):
             assert package is not None
-            self._short[line_id] = f"{title} ({package.price})"
-        else:
-            self._short.pop(line_id, None)
+            short = f"{title} ({package.price})"
+            if self._short.get(line_id) != short:
+                self._short[line_id] = short
+                self._short_changed = True
+        elif self._short.pop(line_id, None) is not None:
+            self._short_changed = True
 
     def _check_wallet(self, snapshot: Snapshot, *, everything: bool) -> None:
         """Raise or clear the account's wallet issue when the wallet or the short lines moved."""
         self._checked_wallet = snapshot.wallet
-        seen = (snapshot.wallet, tuple(self._short.values()))
-        if not everything and seen == self._wallet_seen:
+        if not everything and not self._short_changed and snapshot.wallet == self._wallet_seen:
             return
-        self._wallet_seen = seen
+        self._wallet_seen = snapshot.wallet
+        self._short_changed = False
         entry_id = self.entry.entry_id
         if self._short and snapshot.wallet is not None:
             short = (self._short[line] for line in self._line_subentries if line in self._short)
