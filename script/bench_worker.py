@@ -56,6 +56,7 @@ import aiohttp
 from aiohttp import ThreadedResolver
 import orjson
 
+from homeassistant.config_entries import SOURCE_RECONFIGURE
 from homeassistant.const import (
     EVENT_HOMEASSISTANT_FINAL_WRITE,
     EVENT_STATE_CHANGED,
@@ -1040,8 +1041,8 @@ async def stall_pass(
     Each change is made ``--change-repeats`` times, through the path the integration takes
     for it, and timed (CPU of the process) until Home Assistant is idle again:
 
-    * *settings*: a line's low-data threshold changed (``async_update_subentry``, as the
-      line's reconfigure step saves it; the integration applies it in place);
+    * *settings*: a line's low-data threshold changed through the line's settings dialog
+      (its reconfigure flow, started and submitted; the integration applies it in place);
     * *journal*: the journal tells its listeners of a change (``Journal.async_save_later``,
       as a renewal's verification does; its write is delayed and not timed);
     * *package list*: a line's package list read again and found different (the kept list is
@@ -1081,11 +1082,21 @@ async def stall_pass(
         thresholds = iter(range(10**6))
 
         async def settings() -> None:
-            subentry = entry.subentries[subentry_id]
-            hass.config_entries.async_update_subentry(
-                entry,
-                subentry,
-                data={**subentry.data, "low_data_percent": 11 + next(thresholds) % 2},
+            # Through the line's settings dialog, as a person changes them.
+            flow = await hass.config_entries.subentries.async_init(
+                (entry.entry_id, SUBENTRY_TYPE_LINE),
+                context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+            )
+            await hass.config_entries.subentries.async_configure(
+                flow["flow_id"],
+                {
+                    "low_data_percent": 11 + next(thresholds) % 2,
+                    "expiry_warning_days": 3,
+                    "auto_renew": "off",
+                    "auto_renew_max_per_month": 1,
+                    "auto_renew_hours_before_expiry": 24,
+                    "voice_without_user": False,
+                },
             )
 
         async def journal() -> None:

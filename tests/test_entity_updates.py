@@ -10,6 +10,7 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from homeassistant.config_entries import SOURCE_RECONFIGURE
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -360,3 +361,38 @@ async def test_usage_readings_do_not_rewrite_the_account_entities(
     await hass.async_block_till_done()
     assert hass.states.get(spend).state != before[spend].state
     assert hass.states.get(calendar).attributes["message"] == "Europe Esim renewed"
+
+
+async def test_the_settings_dialog_tells_only_its_line(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Saving a line's settings dialog reaches that line's entities only."""
+    await _go_idle(hass, demo_backend, freezer)
+    told = _listen_per_line(init_integration)
+    subentry = next(
+        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
+    )
+    flow = await hass.config_entries.subentries.async_init(
+        (init_integration.entry_id, "line"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        flow["flow_id"],
+        {
+            "low_data_percent": 10,
+            "low_data_mb": 8 * 1024,
+            "expiry_warning_days": 3,
+            "auto_renew": "off",
+            "auto_renew_max_per_month": 1,
+            "auto_renew_hours_before_expiry": 24,
+            "voice_without_user": False,
+        },
+    )
+    await hass.async_block_till_done()
+
+    assert result["reason"] == "reconfigure_successful"
+    assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
+    assert told == {"us-travel": 1, "camera-iot": 0, "europe-esim": 0}

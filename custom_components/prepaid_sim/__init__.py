@@ -166,11 +166,13 @@ class LineSaver:
 
 async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
     """Reload for new credentials or lines; apply a line's new settings in place."""
-    if (frozenset(entry.subentries), dict(entry.data)) != entry.runtime_data.loaded_with:
+    runtime = entry.runtime_data
+    lines, credentials = runtime.loaded_with
+    # The keys view compares with the set in C, without building a set per change.
+    if entry.subentries.keys() != lines or entry.data != credentials:
         hass.config_entries.async_schedule_reload(entry.entry_id)
     else:
-        data = entry.runtime_data
-        data.coordinator.async_local_update(data.settings.changed_lines())
+        runtime.coordinator.async_local_update(runtime.settings.changed_lines())
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:

@@ -576,6 +576,9 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         if user_input is not None:
             # Settings replace the old ones; a hand-entered line keeps its definition.
             kept = {k: v for k, v in subentry.data.items() if k not in _SETTING_KEYS}
+            if entry.state is ConfigEntryState.LOADED:
+                # Applied in place: only this line's entities and checks hear of it.
+                entry.runtime_data.settings.expect_change(line_id)
             return self.async_update_and_abort(entry, subentry, data={**kept, **user_input})
         packages = (
             entry.runtime_data.catalogue.cached(line_id)

@@ -6,7 +6,7 @@ package select). Every reader goes through ``LineSettings`` so the defaults live
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -97,6 +97,8 @@ class SettingsReader:
         self._subentries = subentries
         self._line_subentries = line_subentries
         self._read: dict[str, tuple[Mapping[str, Any], LineSettings]] = {}
+        # Lines whose settings dialog is saving them now (see expect_change).
+        self._expected: set[str] = set()
         # Each line's subentry data and title when changed_lines() last looked.
         self._seen: dict[str, tuple[Mapping[str, Any], str]] = {
             line_id: (subentry.data, subentry.title)
@@ -117,15 +119,24 @@ class SettingsReader:
         self._read[line_id] = (subentry.data, settings)
         return settings
 
+    def expect_change(self, line_id: str) -> None:
+        """Note that the line's settings are about to be saved (by its settings dialog)."""
+        self._expected.add(line_id)
+
     def changed_lines(self) -> list[str]:
         """Return the lines whose settings or name changed since the last call.
 
-        Home Assistant gives an updated subentry new data (never mutated in place) and a
-        new title, so this is one identity check per line.
+        The settings dialog says which line it saves (``expect_change``); any other change
+        is found by one identity check per line: Home Assistant gives an updated subentry
+        new data (never mutated in place) and a new title, but does not say which changed.
         """
         subentries = self._subentries()
         changed: list[str] = []
-        for line_id, subentry_id in self._line_subentries.items():
+        lines: Iterable[str] = self._expected or self._line_subentries
+        self._expected = set()
+        for line_id in lines:
+            if (subentry_id := self._line_subentries.get(line_id)) is None:
+                continue
             subentry = subentries.get(subentry_id)
             seen = self._seen.get(line_id)
             now = None if subentry is None else (subentry.data, subentry.title)
