@@ -254,29 +254,22 @@ class HomeAssistantApi:
         """Send one websocket command; return its result."""
         return self._run(self._ws_call({"type": message_type, **fields}))
 
+    async def _drop_connections(self) -> None:
+        """Close the websocket and the session; the next call opens new ones."""
+        if self._ws is not None:
+            await self._ws.close()
+        if self._session is not None:
+            await self._session.close()
+        self._ws = None
+        self._session = None
+
     def reconnect(self) -> None:
-        """Drop the connections (Home Assistant restarted); the next call opens new ones."""
-
-        async def _drop() -> None:
-            if self._ws is not None:
-                await self._ws.close()
-            if self._session is not None:
-                await self._session.close()
-            self._ws = None
-            self._session = None
-
-        self._run(_drop())
+        """Drop the connections (Home Assistant restarted)."""
+        self._run(self._drop_connections())
 
     def close(self) -> None:
         """Close the connections and the helper loop."""
-
-        async def _close() -> None:
-            if self._ws is not None:
-                await self._ws.close()
-            if self._session is not None:
-                await self._session.close()
-
-        self._run(_close())
+        self._run(self._drop_connections())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()

@@ -41,6 +41,9 @@ class Controlled:
         self.provider = provider
         # Where the next partial bump starts.
         self._bump_from = 0
+        # Requests counted so far (see stats).
+        self._counted: Counter[str] = Counter()
+        self._total = 0
         self.emulator: EsimAccessEmulator | EsimGoEmulator | AiraloEmulator | OnenceEmulator
         if provider == "esimaccess":
             self.emulator = EsimAccessEmulator(rate_limit=rate_limit)
@@ -68,7 +71,13 @@ class Controlled:
         return list(self.emulator.esims)
 
     def stats(self) -> dict[str, Any]:
-        """Return the requests received so far, in total and per endpoint."""
+        """Return the requests received so far, in total and per endpoint.
+
+        The emulator's log is folded into running counts and emptied at each call: asked
+        before and after every timed refresh, a log that kept growing (b1 sends hundreds
+        of requests a refresh) made each answer slower, and the emulator's own garbage
+        collections of it slowed the next refresh's answers, for whichever side came later.
+        """
         emulator = self.emulator
         if isinstance(emulator, EsimAccessEmulator):
             paths = list(emulator.request_log)
@@ -79,8 +88,10 @@ class Controlled:
         else:
             paths = [record.path for record in emulator.request_log]
             throttled = emulator.throttled
-        by_endpoint = Counter(_endpoint(path) for path in paths)
-        return {"requests": len(paths), "throttled": throttled, "by_endpoint": by_endpoint}
+        emulator.request_log.clear()
+        self._counted.update(_endpoint(path) for path in paths)
+        self._total += len(paths)
+        return {"requests": self._total, "throttled": throttled, "by_endpoint": self._counted}
 
     def bump(self, share: float = 1.0) -> None:
         """Add 1 MiB to the usage of ``share`` of the lines (at least one), as data flows.

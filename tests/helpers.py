@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.const import (
     CONF_BASE_URL,
@@ -315,3 +317,15 @@ def device_ids(hass: HomeAssistant, entry: ConfigEntry) -> set[str]:
         device.id
         for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     }
+
+
+async def notifications(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> dict[str, dict[str, Any]]:
+    """Return the persistent notifications by id, as the frontend reads them."""
+    assert await async_setup_component(hass, "persistent_notification", {})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "persistent_notification/get"})
+    answer = await client.receive_json()
+    assert answer["success"]
+    return {item["notification_id"]: item for item in answer["result"]}

@@ -129,7 +129,7 @@ async def test_airalo_lines(
     airalo.sims[AIRALO_RECYCLED].recycled = True
     # Sixteen minutes later every line is due for its next usage read.
     coordinator = entry.runtime_data.coordinator
-    entry.runtime_data.provider._clock = lambda: time.monotonic() + 16 * 60
+    entry.runtime_data.provider.clock = lambda: time.monotonic() + 16 * 60
     airalo.clock = lambda: dt_util.utcnow() + timedelta(minutes=16)
     await coordinator.async_refresh()
     await hass.async_block_till_done()

@@ -12,14 +12,14 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 
 from custom_components.prepaid_sim.const import EVENT_RENEWAL
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import demo_entry, subentry_of
+from .helpers import demo_entry, notifications, subentry_of
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -40,11 +40,6 @@ async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: in
     await hass.async_block_till_done()
 
 
-async def _notifications(hass: HomeAssistant) -> dict:
-    """Return the current persistent notifications."""
-    return persistent_notification._async_get_or_create_notifications(hass)
-
-
 async def test_off_by_default(
     hass: HomeAssistant, demo_backend: DemoBackend, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -55,7 +50,10 @@ async def test_off_by_default(
 
 
 async def test_low_data_renews_once_and_notifies(
-    hass: HomeAssistant, demo_backend: DemoBackend, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Below the threshold the line is renewed once, with a notification and an event."""
     events = async_capture_events(hass, EVENT_RENEWAL)
@@ -63,7 +61,7 @@ async def test_low_data_renews_once_and_notifies(
     assert [c.package_id for c in demo_backend.ledger] == ["iot-1gb-30d"]
     (event,) = events
     assert (event.data["caller"], event.data["state"]) == ("auto_renew", "succeeded")
-    notification = (await _notifications(hass))[
+    notification = (await notifications(hass, hass_ws_client))[
         f"prepaid_sim_auto_renew_{subentry_of(entry, 'camera-iot')}"
     ]
     assert notification["title"] == "Camera Iot auto-renewed"
@@ -97,13 +95,16 @@ async def test_expiry_policy(
 
 
 async def test_failure_is_told(
-    hass: HomeAssistant, demo_backend: DemoBackend, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """An auto-renewal that cannot be paid is told, and nothing is charged."""
     demo_backend.wallet = Decimal("1.00")
     entry = await _setup(hass, "camera-iot", auto_renew="low_data_or_expiring")
     assert demo_backend.ledger == []
-    notification = (await _notifications(hass))[
+    notification = (await notifications(hass, hass_ws_client))[
         f"prepaid_sim_auto_renew_{subentry_of(entry, 'camera-iot')}"
     ]
     assert notification["title"] == "Camera Iot was not auto-renewed"

@@ -13,8 +13,8 @@ from pytest_homeassistant_custom_component.common import (
     MockUser,
     async_mock_service,
 )
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from homeassistant.components import persistent_notification
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.blueprint import models
 from homeassistant.core import Context, EventOrigin, HomeAssistant
@@ -23,7 +23,7 @@ from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import line_device, receipts
+from .helpers import line_device, notifications, receipts
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
@@ -60,7 +60,7 @@ def blueprint_dir(hass: HomeAssistant, tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("blueprint_dir")
 async def test_low_data_blueprint_notifies(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, init_integration: MockConfigEntry
 ) -> None:
     """When a line goes low on data, the automation notifies with what is left."""
     assert await async_setup_component(hass, "persistent_notification", {})
@@ -85,7 +85,7 @@ async def test_low_data_blueprint_notifies(
         init_integration, subentry, data={**subentry.data, "low_data_percent": 90}
     )
     await hass.async_block_till_done()
-    (notification,) = persistent_notification._async_get_or_create_notifications(hass).values()
+    (notification,) = (await notifications(hass, hass_ws_client)).values()
     assert notification["title"] == "Us Travel is low on data"
     assert notification["message"] == "6.8 GiB left."
 

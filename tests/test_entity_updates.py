@@ -10,7 +10,7 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigSubentry
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -110,9 +110,7 @@ async def test_settings_change_without_new_data(
     """New settings reach the line's entities with no refresh and no new reading."""
     await _go_idle(hass, demo_backend, freezer)
     assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_OFF
-    subentry = next(
-        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
-    )
+    subentry = subentry_for(init_integration, "us-travel")
 
     hass.config_entries.async_update_subentry(
         init_integration, subentry, data={**subentry.data, "low_data_mb": 8 * 1024}
@@ -133,9 +131,7 @@ async def test_settings_change_reaches_repairs(
     await _go_idle(hass, demo_backend, freezer)
     issue_id = line_issue(init_integration, "line_expiring", "us-travel")
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    subentry = next(
-        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
-    )
+    subentry = subentry_for(init_integration, "us-travel")
 
     # US Travel runs for 24 more days.
     hass.config_entries.async_update_subentry(
@@ -263,23 +259,21 @@ async def test_time_alone_raises_and_updates_the_expiry_repair(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert reading.expires_at is not None
 
-    # 2.9 days before the end (the warning is 3 days): "3 days".
-    freezer.move_to(reading.expires_at - timedelta(days=2.9))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-    assert coordinator.data.lines["us-travel"] is reading
-    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
-    assert issue.translation_placeholders["days"] == "3"
+    # 2.9 days before the end (the warning is 3 days): "3 days"; half a day later, "2".
+    for days_before, shown in ((2.9, "3"), (2.4, "2")):
+        freezer.move_to(reading.expires_at - timedelta(days=days_before))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+        # Still the same reading: time alone moved the repair.
+        assert coordinator.data.lines["us-travel"] is reading
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_placeholders["days"] == shown
 
-    # Half a day later the countdown reads 2, still from the same reading.
-    freezer.move_to(reading.expires_at - timedelta(days=2.4))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-    assert coordinator.data.lines["us-travel"] is reading
-    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
-    assert issue.translation_placeholders["days"] == "2"
+
+def subentry_for(entry: MockConfigEntry, line_id: str) -> ConfigSubentry:
+    """Return the subentry of a tracked line."""
+    return next(s for s in entry.subentries.values() if s.data["line_id"] == line_id)
 
 
 def _listen_per_line(entry: MockConfigEntry) -> dict[str, int]:
@@ -295,22 +289,45 @@ def _listen_per_line(entry: MockConfigEntry) -> dict[str, int]:
     return told
 
 
+@pytest.mark.parametrize("through_dialog", [False, True], ids=["update_subentry", "dialog"])
 async def test_a_settings_change_tells_only_its_line(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     demo_backend: DemoBackend,
     freezer: FrozenDateTimeFactory,
+    through_dialog: bool,
 ) -> None:
-    """Changing one line's settings tells that line's entities, not the other lines'."""
+    """Changing one line's settings tells that line's entities, not the other lines'.
+
+    Through the line's settings dialog (which names its line) or any other update of the
+    subentry (found by comparing each line's data).
+    """
     await _go_idle(hass, demo_backend, freezer)
     told = _listen_per_line(init_integration)
-    subentry = next(
-        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
-    )
+    subentry = subentry_for(init_integration, "us-travel")
 
-    hass.config_entries.async_update_subentry(
-        init_integration, subentry, data={**subentry.data, "low_data_mb": 8 * 1024}
-    )
+    if through_dialog:
+        flow = await hass.config_entries.subentries.async_init(
+            (init_integration.entry_id, "line"),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            flow["flow_id"],
+            {
+                "low_data_percent": 10,
+                "low_data_mb": 8 * 1024,
+                "expiry_warning_days": 3,
+                "auto_renew": "off",
+                "auto_renew_max_per_month": 1,
+                "auto_renew_hours_before_expiry": 24,
+                "voice_without_user": False,
+            },
+        )
+        assert result["reason"] == "reconfigure_successful"
+    else:
+        hass.config_entries.async_update_subentry(
+            init_integration, subentry, data={**subentry.data, "low_data_mb": 8 * 1024}
+        )
     await hass.async_block_till_done()
 
     assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
@@ -361,38 +378,3 @@ async def test_usage_readings_do_not_rewrite_the_account_entities(
     await hass.async_block_till_done()
     assert hass.states.get(spend).state != before[spend].state
     assert hass.states.get(calendar).attributes["message"] == "Europe Esim renewed"
-
-
-async def test_the_settings_dialog_tells_only_its_line(
-    hass: HomeAssistant,
-    init_integration: MockConfigEntry,
-    demo_backend: DemoBackend,
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """Saving a line's settings dialog reaches that line's entities only."""
-    await _go_idle(hass, demo_backend, freezer)
-    told = _listen_per_line(init_integration)
-    subentry = next(
-        s for s in init_integration.subentries.values() if s.data["line_id"] == "us-travel"
-    )
-    flow = await hass.config_entries.subentries.async_init(
-        (init_integration.entry_id, "line"),
-        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
-    )
-    result = await hass.config_entries.subentries.async_configure(
-        flow["flow_id"],
-        {
-            "low_data_percent": 10,
-            "low_data_mb": 8 * 1024,
-            "expiry_warning_days": 3,
-            "auto_renew": "off",
-            "auto_renew_max_per_month": 1,
-            "auto_renew_hours_before_expiry": 24,
-            "voice_without_user": False,
-        },
-    )
-    await hass.async_block_till_done()
-
-    assert result["reason"] == "reconfigure_successful"
-    assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
-    assert told == {"us-travel": 1, "camera-iot": 0, "europe-esim": 0}

@@ -50,8 +50,8 @@ async def emulator(socket_enabled: None) -> AsyncGenerator[EsimAccessEmulator]:
         yield emulator
 
 
-async def _add_account(hass: HomeAssistant, emulator: EsimAccessEmulator) -> ConfigEntry:
-    """Add the emulated account with the travel line through the UI flow."""
+async def _sign_in(hass: HomeAssistant, emulator: EsimAccessEmulator) -> str:
+    """Start adding the emulated account and sign in; return the flow at its line step."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_PROVIDER: "esimaccess"}
@@ -60,9 +60,14 @@ async def _add_account(hass: HomeAssistant, emulator: EsimAccessEmulator) -> Con
         result["flow_id"],
         {"access_code": DEFAULT_ACCESS_CODE, CONF_BASE_URL: emulator.base_url},
     )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_LINE_ID: TRAVEL}
-    )
+    assert result["step_id"] == "line"
+    return str(result["flow_id"])
+
+
+async def _add_account(hass: HomeAssistant, emulator: EsimAccessEmulator) -> ConfigEntry:
+    """Add the emulated account with the travel line through the UI flow."""
+    flow_id = await _sign_in(hass, emulator)
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_LINE_ID: TRAVEL})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     return result["result"]
@@ -358,18 +363,9 @@ async def test_setup_reads_the_account_once(
     hass: HomeAssistant, emulator: EsimAccessEmulator, issue_registry: ir.IssueRegistry
 ) -> None:
     """The first refresh's read of every page also answers the check for new lines."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PROVIDER: "esimaccess"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {"access_code": DEFAULT_ACCESS_CODE, CONF_BASE_URL: emulator.base_url},
-    )
+    flow_id = await _sign_in(hass, emulator)
     emulator.request_log.clear()
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_LINE_ID: TRAVEL}
-    )
+    result = await hass.config_entries.flow.async_configure(flow_id, {CONF_LINE_ID: TRAVEL})
     await hass.async_block_till_done(wait_background_tasks=True)
     entry = result["result"]
 

@@ -7,35 +7,20 @@ for ends with a notification that says what was bought; automations get none.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from pytest_homeassistant_custom_component.common import MockUser
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.setup import async_setup_component
 
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
-from .helpers import demo_entry, line_device, renew, setup_entry
+from .helpers import demo_entry, line_device, notifications, renew, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-26T12:00:00+00:00")
 
 BUTTON = "button.us_travel_renew"
-
-
-async def notifications(
-    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
-) -> list[dict[str, Any]]:
-    """Return the persistent notifications, as the frontend reads them."""
-    assert await async_setup_component(hass, "persistent_notification", {})
-    client = await hass_ws_client(hass)
-    await client.send_json({"id": 1, "type": "persistent_notification/get"})
-    answer = await client.receive_json()
-    assert answer["success"]
-    return answer["result"]  # type: ignore[no-any-return]
 
 
 async def test_renew_button_is_opt_in(
@@ -71,7 +56,7 @@ async def test_enabled_button_press_by_a_person_shows_the_receipt(
         context=Context(user_id=hass_admin_user.id),
     )
     assert len(demo_backend.ledger) == 1
-    (note,) = await notifications(hass, hass_ws_client)
+    (note,) = (await notifications(hass, hass_ws_client)).values()
     assert note["title"] == "Us Travel renewed"
     charge = demo_backend.ledger[0]
     assert str(charge.amount) in note["message"]
@@ -87,12 +72,12 @@ async def test_dashboard_action_shows_the_receipt_automation_does_not(
     """The renew action from a dashboard (a user) notifies; from an automation it does not."""
     entry = await setup_entry(hass, demo_entry("us-travel", "camera-iot"))
     await renew(hass, line_device(hass, entry, "camera-iot"))
-    assert await notifications(hass, hass_ws_client) == []
+    assert await notifications(hass, hass_ws_client) == {}
 
     order = await renew(
         hass, line_device(hass, entry, "us-travel"), context=Context(user_id=hass_admin_user.id)
     )
-    (note,) = await notifications(hass, hass_ws_client)
+    (note,) = (await notifications(hass, hass_ws_client)).values()
     assert note["title"] == "Us Travel renewed"
     assert order["order_id"] in note["message"]
     assert len(demo_backend.ledger) == 2

@@ -182,7 +182,7 @@ class EsimGoAdapter(Adapter):
 
     def shorten_timeout(self, entry: ConfigEntry) -> None:
         """Give up after half a second."""
-        entry.runtime_data.provider._timeout = aiohttp.ClientTimeout(total=0.5)
+        entry.runtime_data.provider.timeout = aiohttp.ClientTimeout(total=0.5)
 
     def set_balance_low(self) -> None:
         """Empty the organisation balance."""

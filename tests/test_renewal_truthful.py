@@ -192,6 +192,11 @@ async def test_expired_line_without_renewal_is_expired_and_offers_nothing(
     expired (not expiring in 0 days), nothing offers or buys a renewal, and the repair
     says what to do instead."""
     monkeypatch.setattr(DemoProvider, "renews_expired_lines", False)
+    assert await async_setup_component(hass, "persistent_notification", {})
+    notified: list[str] = []
+    persistent_notification.async_register_callback(
+        hass, lambda _kind, shown: notified.extend(shown)
+    )
     entry = await setup_entry(
         hass, demo_entry("europe-esim", auto_renew="expiring", auto_renew_hours_before_expiry=1)
     )
@@ -241,7 +246,7 @@ async def test_expired_line_without_renewal_is_expired_and_offers_nothing(
     assert demo_backend.ledger == []
     assert not [
         notification_id
-        for notification_id in persistent_notification._async_get_or_create_notifications(hass)
+        for notification_id in notified
         if notification_id.startswith(f"{DOMAIN}_auto_renew_")
     ]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -19,6 +17,7 @@ from .const import CONF_PROVIDER, DOMAIN
 from .coordinator import PrepaidSimCoordinator, usage_store
 from .demo_memory import async_remember_demo_carrier
 from .journal import async_get_journal
+from .listeners import LineSaver, ReceiptsShower, async_entry_changed
 from .new_lines import NewLineWatcher, known_lines_store
 from .providers import PROVIDERS
 from .providers.demo import DemoProvider
@@ -112,7 +111,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
         auto_renewer=auto_renewer,
         line_subentries=line_subentries,
     ).async_start()
-    entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
+    entry.async_on_unload(entry.add_update_listener(async_entry_changed))
     # Renewals left unsettled or unverified by a stop or reload are taken up first; their
     # records already refuse new renewals of their lines meanwhile.
     entry.async_create_background_task(hass, renewals.async_resume(), f"{DOMAIN} resume")
@@ -122,57 +121,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
     )
     data.new_lines.async_start()
     return True
-
-
-class ReceiptsShower:
-    """Show changed receipts on the lines they belong to (this account's copies of them)."""
-
-    def __init__(self, coordinator: PrepaidSimCoordinator, renewals: RenewalEngine) -> None:
-        """Tell ``coordinator``'s lines, found by their journal keys through ``renewals``."""
-        self._coordinator = coordinator
-        self._renewals = renewals
-
-    @callback
-    def __call__(self, keys: frozenset[str] | None) -> None:
-        """Show the receipts of ``keys`` (every line when None)."""
-        if keys is None:
-            self._coordinator.async_local_update()
-            return
-        line_ids = [line_id for key in keys if (line_id := self._renewals.line_of(key))]
-        if line_ids:
-            self._coordinator.async_local_update(line_ids)
-
-
-class LineSaver:
-    """Save a provider's changes to a line's stored definition (no reload follows)."""
-
-    def __init__(
-        self, hass: HomeAssistant, entry: PrepaidSimConfigEntry, line_subentries: dict[str, str]
-    ) -> None:
-        """Save into the subentries of ``entry``."""
-        self._hass = hass
-        self._entry = entry
-        self._line_subentries = line_subentries
-
-    @callback
-    def __call__(self, line_id: str, changes: dict[str, Any]) -> None:
-        """Merge ``changes`` into the line's subentry data."""
-        if (subentry_id := self._line_subentries.get(line_id)) is not None:
-            subentry = self._entry.subentries[subentry_id]
-            self._hass.config_entries.async_update_subentry(
-                self._entry, subentry, data={**subentry.data, **changes}
-            )
-
-
-async def _async_entry_changed(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> None:
-    """Reload for new credentials or lines; apply a line's new settings in place."""
-    runtime = entry.runtime_data
-    lines, credentials = runtime.loaded_with
-    # The keys view compares with the set in C, without building a set per change.
-    if entry.subentries.keys() != lines or entry.data != credentials:
-        hass.config_entries.async_schedule_reload(entry.entry_id)
-    else:
-        runtime.coordinator.async_local_update(runtime.settings.changed_lines())
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -> bool:

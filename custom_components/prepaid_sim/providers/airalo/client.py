@@ -213,7 +213,7 @@ class AiraloProvider(Provider):
         self._base_url = normalize_base_url(base_url)
         # A separate connect timeout: only a failed connect proves nothing was sent.
         self.timeout = aiohttp.ClientTimeout(total=request_timeout, sock_connect=10)
-        self._clock = clock
+        self.clock = clock
         self._limiter = rate_limiter or RateLimiter(REQUESTS_PER_SECOND, period=RATE_WINDOW_SECONDS)
         shared = account_state or AccountState()
         self._token_limiter = shared.token_limiter
@@ -263,11 +263,11 @@ class AiraloProvider(Provider):
 
     async def _access_token(self) -> str:
         """Return the account's token, fetching one when needed (see ``BearerToken``)."""
-        return await self._shared.token.get(self._fetch_token, self._clock)
+        return await self._shared.token.get(self._fetch_token, self.clock)
 
     async def _renew_token(self, refused: str) -> str:
         """Replace a token the API refused."""
-        return await self._shared.token.replace(refused, self._fetch_token, self._clock)
+        return await self._shared.token.replace(refused, self._fetch_token, self.clock)
 
     async def _fetch_token(self) -> tuple[str, float | None]:
         """Ask ``POST /token`` for a token; return it and its ``expires_in``."""
@@ -453,7 +453,7 @@ class AiraloProvider(Provider):
         """Read one line's usage and keep the reading (see ``_UsageState``)."""
         state = self._usage[iccid]
         reply = await self._read(f"/sims/{quote(iccid, safe='')}/usage", own_rate_limit=True)
-        now = self._clock()
+        now = self.clock()
         if reply.status == 429:
             # Most likely the per-ICCID limit (e.g. read by a previous run): hold this line
             # only; the others and their cached readings are unaffected.
@@ -492,7 +492,7 @@ class AiraloProvider(Provider):
         """Read the wallet and the lines that are due (see the module docstring for the cost)."""
         wanted = list(dict.fromkeys(line_ids))
         async with self._fetch_lock:
-            now = self._clock()
+            now = self.clock()
             elapsed = None if self._last_fetch is None else now - self._last_fetch
             self._last_fetch = now
             to_read, _ = self._plan_reads(wanted, now, elapsed)
@@ -557,7 +557,7 @@ class AiraloProvider(Provider):
         """Read this line first for a while: a top-up shows only after Airalo's cache."""
         state = self._usage.setdefault(iccid, _UsageState())
         window = USAGE_READ_INTERVAL + PROVIDER_USAGE_CACHE
-        state.priority_until = self._clock() + window.total_seconds()
+        state.priority_until = self.clock() + window.total_seconds()
 
     @override
     async def async_purchase(self, line_id: str, package: Package, reference: str) -> Order:

@@ -144,7 +144,7 @@ class EsimGoProvider(Provider):
         self._session = session
         self._api_key = api_key
         self._base_url = normalize_base_url(base_url)
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self.timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._limiter = rate_limiter or RateLimiter(
             RATE_LIMIT_PER_SECOND, period=RATE_WINDOW_SECONDS
         )
@@ -177,7 +177,7 @@ class EsimGoProvider(Provider):
             params=params,
             json_body=body,
             headers={"X-API-Key": self._api_key, "Accept": "application/json"},
-            client_timeout=self._timeout,
+            client_timeout=self.timeout,
             describe=_DESCRIBE,
         )
         self._note_rate_headers(reply.headers)
