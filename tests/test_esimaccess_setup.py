@@ -378,3 +378,19 @@ async def test_setup_reads_the_account_once(
     issue = issue_registry.async_get_issue(DOMAIN, f"{entry.entry_id}_new_lines")
     assert issue is not None
     assert [line.line_id for line in entry.runtime_data.new_lines.offered] == ["25030000000009"]
+
+
+async def test_new_lines_check_waits_out_an_unreachable_provider(
+    hass: HomeAssistant, emulator: EsimAccessEmulator, issue_registry: ir.IssueRegistry
+) -> None:
+    """A later check that cannot list the account offers nothing and tries again later."""
+    entry = await _add_account(hass, emulator)
+    emulator.add_esim(esim_tran_no="25030000000009", total_volume=GIB)
+    emulator.fail_next["esim/query"] = "http_500"
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=12, minutes=1))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, f"{entry.entry_id}_new_lines") is None
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=24, minutes=2))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue_registry.async_get_issue(DOMAIN, f"{entry.entry_id}_new_lines") is not None
