@@ -90,11 +90,6 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         when an event starts or ends.
         """
         plan_ends_moved = self._refresh_plan_ends()
-        if plan_ends_moved:
-            # Made again, names and all, when the state is written.
-            self._plan_ends_sorted = None
-            self._names = None
-            self._journal_seen = -1
         inputs = (self.data.journal.revision, self.coordinator.last_update_success)
         if not plan_ends_moved and inputs == self._written:
             return
@@ -108,12 +103,9 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         anything else a state write does, so a line's plan end is made again only when its
         expiry or name moved, and the renewals only when the journal changed.
         """
-        changed = self._refresh_plan_ends()
+        self._refresh_plan_ends()
         revision = self.data.journal.revision
-        if changed:
-            self._names = None  # a line's name may have moved
-            self._plan_ends_sorted = None
-        if changed or revision != self._journal_seen:
+        if revision != self._journal_seen:
             self._journal_seen = revision
             self._renewals = sorted(
                 self._renewal_events(),
@@ -138,7 +130,10 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         )
 
     def _refresh_plan_ends(self) -> bool:
-        """Make the plan-end events of lines whose expiry or name moved; True if any did."""
+        """Make the plan-end events of lines whose expiry or name moved; True if any did.
+
+        What was made from them (their order, the renewals' names) is made again then.
+        """
         lines = self.coordinator.data.lines if self.coordinator.data else {}
         if lines is self._lines_seen:
             return False
@@ -168,6 +163,10 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
                     uid=f"{subentry_id}_plan_end",
                 ),
             )
+        if changed:
+            self._plan_ends_sorted = None
+            self._names = None
+            self._journal_seen = -1
         return changed
 
     def _renewal_events(self) -> list[CalendarEvent]:

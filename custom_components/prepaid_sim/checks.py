@@ -21,7 +21,7 @@ from .alerts import days_left, expiring_soon, is_expired
 from .autorenew import AutoRenewer
 from .catalogue import PackageCatalogue
 from .coordinator import PrepaidSimCoordinator
-from .providers.base import Line, LineStatus, Money, Package, Provider, Snapshot
+from .providers.base import Line, LineStatus, Package, Provider, Snapshot
 from .settings import AutoRenewPolicy, LineSettings, SettingsReader
 
 DAY = timedelta(days=1)
@@ -61,8 +61,8 @@ class RefreshChecks:
         # Lines whose next renewal the wallet cannot pay, as "line (price)".
         self._short: dict[str, str] = {}
         self._short_changed = True
+        # The wallet the last check saw (kept as the same object while it is unchanged).
         self._wallet_seen: object = _UNSEEN
-        self._checked_wallet: Money | None = None
         # The snapshot last checked.
         self._snapshot: Snapshot | None = None
         # Lines with auto-renew on: checked after every fetch.
@@ -102,12 +102,11 @@ class RefreshChecks:
         lines = set(changed - self._coordinator.usage_only_lines)
         if self._next_due is not None and now >= self._next_due:
             lines.update(line_id for line_id, due in self._due.items() if due <= now)
-            self._next_due = None
             for line_id in lines:
                 self._due.pop(line_id, None)
             self._next_due = min(self._due.values(), default=None)
         # Every line's "can the wallet pay" depends on the wallet.
-        self.async_check(snapshot, None if snapshot.wallet is not self._checked_wallet else lines)
+        self.async_check(snapshot, None if snapshot.wallet is not self._wallet_seen else lines)
 
     @callback
     def _async_data_set(self) -> None:
@@ -121,7 +120,7 @@ class RefreshChecks:
             for line_id in self._line_subentries
             if snapshot.lines.get(line_id) is not before.get(line_id)
         ]
-        self.async_check(snapshot, None if snapshot.wallet is not self._checked_wallet else changed)
+        self.async_check(snapshot, None if snapshot.wallet is not self._wallet_seen else changed)
 
     @callback
     def _async_local_change(self, line_ids: frozenset[str] | None) -> None:
@@ -187,10 +186,10 @@ class RefreshChecks:
 
     def _check_wallet(self, snapshot: Snapshot, *, everything: bool) -> None:
         """Raise or clear the account's wallet issue when the wallet or the short lines moved."""
-        self._checked_wallet = snapshot.wallet
-        if not everything and not self._short_changed and snapshot.wallet == self._wallet_seen:
-            return
+        wallet_moved = snapshot.wallet != self._wallet_seen
         self._wallet_seen = snapshot.wallet
+        if not (everything or wallet_moved or self._short_changed):
+            return
         self._short_changed = False
         entry_id = self.entry.entry_id
         if self._short and snapshot.wallet is not None:

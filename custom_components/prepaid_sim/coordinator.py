@@ -212,13 +212,19 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                     continue
                 usage_only = self._moved_only_usage(line_id, told[0], line)
             self._lines_told[line_id] = (line, wallet, revision, success)
-            for listener in list(listeners.values()):
-                if usage_only and listener.ignores_usage:
-                    continue
-                try:
-                    listener.update_callback()
-                except Exception:
-                    self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
+            self._tell_line(line_id, listeners, usage_only=usage_only)
+
+    def _tell_line(
+        self, line_id: str, listeners: Mapping[int, LineListener], *, usage_only: bool = False
+    ) -> None:
+        """Call a line's listeners (only those that show usage when only usage moved)."""
+        for listener in list(listeners.values()):
+            if usage_only and listener.ignores_usage:
+                continue
+            try:
+                listener.update_callback()
+            except Exception:
+                self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
 
     @callback
     def async_local_update(self, line_ids: Iterable[str] | None = None) -> None:
@@ -241,11 +247,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         for update_callback in list(self._account_listeners.values()):
             update_callback()
         for line_id in lines:
-            for listener in list(self._line_listeners.get(line_id, {}).values()):
-                try:
-                    listener.update_callback()
-                except Exception:
-                    self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
+            self._tell_line(line_id, self._line_listeners.get(line_id, {}))
 
     def _keep_unchanged(self, snapshot: Snapshot) -> Snapshot:
         """Carry over the previous objects of the lines and wallet that did not change.
