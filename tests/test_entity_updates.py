@@ -378,3 +378,28 @@ async def test_usage_readings_do_not_rewrite_the_account_entities(
     await hass.async_block_till_done()
     assert hass.states.get(spend).state != before[spend].state
     assert hass.states.get(calendar).attributes["message"] == "Europe Esim renewed"
+
+
+async def test_a_dialog_saved_unchanged_does_not_hide_the_next_change(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A settings dialog saved as it was fires nothing; a later change of another line
+    still reaches that line."""
+    await _go_idle(hass, demo_backend, freezer)
+    told = _listen_per_line(init_integration)
+    unchanged = subentry_for(init_integration, "camera-iot")
+    init_integration.runtime_data.settings.expect_change("camera-iot")
+    assert not hass.config_entries.async_update_subentry(
+        init_integration, unchanged, data=dict(unchanged.data)
+    )
+    subentry = subentry_for(init_integration, "us-travel")
+    hass.config_entries.async_update_subentry(
+        init_integration, subentry, data={**subentry.data, "low_data_mb": 8 * 1024}
+    )
+    await hass.async_block_till_done()
+
+    assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
+    assert told == {"us-travel": 1, "camera-iot": 0, "europe-esim": 0}

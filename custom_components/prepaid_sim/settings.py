@@ -129,11 +129,18 @@ class SettingsReader:
         The settings dialog says which line it saves (``expect_change``); any other change
         is found by one identity check per line: Home Assistant gives an updated subentry
         new data (never mutated in place) and a new title, but does not say which changed.
+        A dialog saved without a change fires nothing, so an expectation that finds no
+        change falls back to looking at every line.
         """
+        expected, self._expected = self._expected, set()
+        return (expected and self._changed_among(expected)) or self._changed_among(
+            self._line_subentries
+        )
+
+    def _changed_among(self, lines: Iterable[str]) -> list[str]:
+        """Return which of ``lines`` changed since last looked at, noting them as seen."""
         subentries = self._subentries()
         changed: list[str] = []
-        lines: Iterable[str] = self._expected or self._line_subentries
-        self._expected = set()
         for line_id in lines:
             if (subentry_id := self._line_subentries.get(line_id)) is None:
                 continue
