@@ -85,6 +85,8 @@ async def test_status_of_every_line(hass: HomeAssistant, tools: dict[str, llm.To
         "expires_at": "2026-12-13T12:00:00+00:00",
         "expired": False,
         "queued_packages": [],
+        "keep_alive_by": None,
+        "renewal_opens_at": None,
     }
 
 

@@ -18,6 +18,7 @@ from .coordinator import PrepaidSimCoordinator, usage_store
 from .demo_memory import async_remember_demo_carrier
 from .journal import async_get_journal
 from .listeners import LineSaver, ReceiptsShower, async_entry_changed
+from .manual_sources import async_feed_manual_lines, meters_store
 from .new_lines import NewLineWatcher, known_lines_store
 from .providers import PROVIDERS
 from .providers.demo import DemoProvider
@@ -26,6 +27,7 @@ from .renewal import RenewalEngine
 from .runtime import PrepaidSimConfigEntry, PrepaidSimData
 from .services import async_setup_services
 from .settings import SettingsReader
+from .spend_statistics import SpendStatistics
 from .tracking import lines_tracked_elsewhere, tracked_line_ids
 
 PLATFORMS: list[Platform] = [
@@ -97,9 +99,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) -
         line_subentries=line_subentries,
         loaded_with=(frozenset(entry.subentries), dict(entry.data)),
     )
+    # Sensors, balance messages and renewal mails feed hand-kept lines.
+    await async_feed_manual_lines(hass, entry, provider, renewals, coordinator)
     await coordinator.async_config_entry_first_refresh()
     # Receipts written by any account (one tracking the same line too) show at once.
     entry.async_on_unload(journal.add_listener(ReceiptsShower(coordinator, renewals)))
+    if "recorder" in hass.config.components:
+        # What renewals cost over time, as long-term statistics: kept up with the receipts,
+        # and caught up now with those written while Home Assistant kept no statistics.
+        statistics = SpendStatistics(hass, entry, journal, renewals, line_subentries)
+        entry.async_on_unload(journal.add_listener(statistics))
+        statistics.async_schedule()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     RefreshChecks(
         hass,
@@ -150,5 +160,6 @@ async def async_remove_entry(hass: HomeAssistant, entry: PrepaidSimConfigEntry) 
     await journal.async_import_legacy(entry.entry_id, provider_key)
     await journal.async_forget_entry(entry.entry_id, elsewhere)
     await usage_store(hass, entry.entry_id).async_remove()
+    await meters_store(hass, entry.entry_id).async_remove()
     await known_lines_store(hass, entry.entry_id).async_remove()
     issues.async_delete_entry_issues(hass, entry.entry_id)

@@ -1,4 +1,4 @@
-"""When a line needs attention: low data and an approaching expiry."""
+"""When a line needs attention: low data, an approaching expiry or keep-alive date."""
 
 from __future__ import annotations
 
@@ -34,16 +34,39 @@ def is_expired(line: Line, now: datetime) -> bool:
     return line.expires_at is not None and line.expires_at <= now
 
 
+def deadline(line: Line) -> datetime | None:
+    """Return when the line next needs a recharge: its plan's end or its keep-alive date.
+
+    A number kept alive by recharging every N days can be lost before its plan ends.
+    """
+    moments = [moment for moment in (line.expires_at, line.keep_alive_by) if moment is not None]
+    return min(moments, default=None)
+
+
 def expiring_soon(line: Line, settings: LineSettings, now: datetime) -> bool | None:
-    """Return whether the line expires within its warning period; None when unknown.
+    """Return whether the line's next deadline is within its warning period; None: unknown.
 
     An expired line is not "expiring in 0 days": it is expired, which its status says.
     """
-    if line.expires_at is None:
+    if (moment := deadline(line)) is None:
         return None
     if is_expired(line, now):
         return False
+    return moment - now <= timedelta(days=settings.expiry_warning_days)
+
+
+def plan_expiring_soon(line: Line, settings: LineSettings, now: datetime) -> bool:
+    """Return whether the plan itself ends within the warning period (not yet ended)."""
+    if line.expires_at is None or is_expired(line, now):
+        return False
     return line.expires_at - now <= timedelta(days=settings.expiry_warning_days)
+
+
+def keep_alive_due(line: Line, settings: LineSettings, now: datetime) -> bool:
+    """Return whether the number must be recharged within the warning period (or is late)."""
+    if line.keep_alive_by is None or is_expired(line, now):
+        return False
+    return line.keep_alive_by - now <= timedelta(days=settings.expiry_warning_days)
 
 
 def days_left(line: Line, now: datetime) -> int | None:

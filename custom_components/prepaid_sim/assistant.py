@@ -111,6 +111,9 @@ def line_status(ref: LineRef) -> dict[str, Any]:
         "expires_at": line.expires_at.isoformat() if line.expires_at else None,
         "expired": is_expired(line, dt_util.utcnow()),
         "queued_packages": [topup.name for topup in line.queued if topup.name],
+        # A carrier's rules: recharge by this time to keep the number; renew from this time.
+        "keep_alive_by": line.keep_alive_by.isoformat() if line.keep_alive_by else None,
+        "renewal_opens_at": line.renewal_opens_at.isoformat() if line.renewal_opens_at else None,
     }
 
 
@@ -134,12 +137,31 @@ async def async_status_text(hass: HomeAssistant, ref: LineRef, language: str) ->
             hass, language, "voice_status_expired", line=ref.name, expired=until
         )
     if facts["unlimited"] or remaining is None:
-        return await async_message(
+        status = await async_message(
             hass, language, "voice_status_unlimited", line=ref.name, expires=until
         )
-    return await async_message(
-        hass, language, "voice_status", line=ref.name, remaining=remaining, expires=until
-    )
+    else:
+        status = await async_message(
+            hass, language, "voice_status", line=ref.name, remaining=remaining, expires=until
+        )
+    return " ".join([status, *await _async_rule_warnings(hass, ref, facts, language)])
+
+
+async def _async_rule_warnings(
+    hass: HomeAssistant, ref: LineRef, facts: dict[str, Any], language: str
+) -> list[str]:
+    """Return what the carrier's rules add: a keep-alive date, a renewal window not open yet."""
+    warnings: list[str] = []
+    now = dt_util.utcnow()
+    if (keep_alive := facts["keep_alive_by"]) is not None:
+        date = dt_util.as_local(datetime.fromisoformat(keep_alive)).strftime("%Y-%m-%d")
+        warnings.append(
+            await async_message(hass, language, "voice_keep_alive", line=ref.name, date=date)
+        )
+    if (opens := facts["renewal_opens_at"]) is not None and datetime.fromisoformat(opens) > now:
+        date = dt_util.as_local(datetime.fromisoformat(opens)).strftime("%Y-%m-%d")
+        warnings.append(await async_message(hass, language, "voice_renewal_window", date=date))
+    return warnings
 
 
 def _quote_key(requester: Requester) -> QuoteKey:

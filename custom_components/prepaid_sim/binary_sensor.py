@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .alerts import expiring_soon, is_low_data
+from .alerts import deadline, expiring_soon, is_low_data
 from .entity import LineEntityDescription, PrepaidSimLineEntity, async_add_line_entities
 from .providers.base import Line
 from .records import RenewalState
@@ -52,10 +52,13 @@ def _renewal_problem(line: Line, settings: LineSettings, renewals: RenewalEngine
 
 def _expiring_changes_at(line: Line, settings: LineSettings) -> datetime | None:
     """Return when Expiring soon flips by the clock: its warning starts, or the plan ends."""
-    if line.expires_at is None:
+    if (moment := deadline(line)) is None:
         return None
-    starts = line.expires_at - timedelta(days=settings.expiry_warning_days)
-    return starts if starts > dt_util.utcnow() else line.expires_at
+    starts = moment - timedelta(days=settings.expiry_warning_days)
+    if starts > dt_util.utcnow():
+        return starts
+    # A keep-alive date passed while the plan runs on: the plan's end turns the alert off.
+    return moment if moment > dt_util.utcnow() else line.expires_at
 
 
 BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (

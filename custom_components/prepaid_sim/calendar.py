@@ -56,8 +56,14 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         # Event titles in the server's language, loaded once the entity is added.
         self._plan_ends = "{line}"
         self._renewed = "{line}"
-        # The events as last made (see _events).
-        self._plan_ends_by_line: dict[str, tuple[datetime, str, CalendarEvent]] = {}
+        self._keep_alive = "{line}"
+        self._window = "{line}"
+        # The events as last made (see _events): each line's deadlines (its plan end and
+        # keep-alive date, instants) and renewal window (a span), with what they came from.
+        self._inputs_by_line: dict[str, tuple[object, ...]] = {}
+        self._plan_ends_by_line: dict[str, list[tuple[datetime, str, CalendarEvent]]] = {}
+        self._windows_by_line: dict[str, CalendarEvent] = {}
+        self._windows: list[CalendarEvent] = []
         self._renewals: list[CalendarEvent] = []
         self._plan_ends_sorted: list[tuple[datetime, str, CalendarEvent]] | None = None
         self._lines_seen: Mapping[str, Line] | None = None
@@ -76,8 +82,14 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
             self.hass, language, "calendar_plan_ends", line="{line}"
         )
         self._renewed = await async_message(self.hass, language, "calendar_renewed", line="{line}")
+        self._keep_alive = await async_message(
+            self.hass, language, "calendar_keep_alive", line="{line}"
+        )
+        self._window = await async_message(
+            self.hass, language, "calendar_renewal_window", line="{line}"
+        )
         # Anything made before the titles were loaded is made again.
-        self._plan_ends_by_line.clear()
+        self._inputs_by_line.clear()
         self._lines_seen = None
         self._journal_seen = -1
 
@@ -97,7 +109,7 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         super()._handle_coordinator_update()
 
     def _kept_events(self) -> tuple[list[tuple[datetime, str, CalendarEvent]], list[CalendarEvent]]:
-        """Return the plan ends (by time) and the renewals (by start), made again as needed.
+        """Return the deadlines (by time) and the spans (by start), made again as needed.
 
         Made once per change: an event validates itself when made, which costs more than
         anything else a state write does, so a line's plan end is made again only when its
@@ -114,12 +126,23 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         if self._plan_ends_sorted is None:
             self._plan_ends_sorted = sorted(
                 (
-                    (expires, event.summary, event)
-                    for expires, _, event in self._plan_ends_by_line.values()
+                    (moment, event.summary, event)
+                    for deadlines in self._plan_ends_by_line.values()
+                    for moment, _, event in deadlines
                 ),
                 key=lambda item: (item[0], item[1]),
             )
-        return self._plan_ends_sorted, self._renewals
+            self._windows = sorted(
+                self._windows_by_line.values(),
+                key=lambda event: (event.start_datetime_local, event.summary),
+            )
+        spans = self._renewals
+        if self._windows:
+            spans = sorted(
+                [*self._windows, *self._renewals],
+                key=lambda event: (event.start_datetime_local, event.summary),
+            )
+        return self._plan_ends_sorted, spans
 
     def _events(self) -> list[CalendarEvent]:
         """Return every event the calendar knows, in time order."""
@@ -130,7 +153,7 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         )
 
     def _refresh_plan_ends(self) -> bool:
-        """Make the plan-end events of lines whose expiry or name moved; True if any did.
+        """Make the events of lines whose expiry, rules or name moved; True if any did.
 
         What was made from them (their order, the renewals' names) is made again then.
         """
@@ -142,32 +165,56 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         changed = False
         for line_id, subentry_id in self.data.line_subentries.items():
             line = lines.get(line_id)
-            expires = line.expires_at if line is not None else None
             name = subentries[subentry_id].title
-            kept = self._plan_ends_by_line.get(line_id)
-            if kept is not None and kept[0] == expires and kept[1] == name:
-                continue
-            if kept is None and expires is None:
-                continue
-            changed = True
-            if expires is None:
-                del self._plan_ends_by_line[line_id]
-                continue
-            self._plan_ends_by_line[line_id] = (
-                expires,
-                name,
-                CalendarEvent(
-                    start=expires,
-                    end=expires,
-                    summary=self._plan_ends.replace("{line}", name),
-                    uid=f"{subentry_id}_plan_end",
-                ),
+            inputs: tuple[object, ...] = (
+                (line.expires_at, line.keep_alive_by, line.renewal_opens_at, name)
+                if line is not None
+                else (None, None, None, name)
             )
+            if self._inputs_by_line.get(line_id) == inputs:
+                continue
+            self._inputs_by_line[line_id] = inputs
+            changed = True
+            self._plan_ends_by_line.pop(line_id, None)
+            self._windows_by_line.pop(line_id, None)
+            if line is not None:
+                self._make_line_events(line, subentry_id, name)
         if changed:
             self._plan_ends_sorted = None
             self._names = None
             self._journal_seen = -1
         return changed
+
+    def _make_line_events(self, line: Line, subentry_id: str, name: str) -> None:
+        """Make one line's plan end, keep-alive date and renewal window."""
+        deadlines: list[tuple[datetime, str, CalendarEvent]] = []
+        for moment, title, kind in (
+            (line.expires_at, self._plan_ends, "plan_end"),
+            (line.keep_alive_by, self._keep_alive, "keep_alive"),
+        ):
+            if moment is not None:
+                deadlines.append(
+                    (
+                        moment,
+                        name,
+                        CalendarEvent(
+                            start=moment,
+                            end=moment,
+                            summary=title.replace("{line}", name),
+                            uid=f"{subentry_id}_{kind}",
+                        ),
+                    )
+                )
+        if deadlines:
+            self._plan_ends_by_line[line.line_id] = deadlines
+        opens, expires = line.renewal_opens_at, line.expires_at
+        if opens is not None and expires is not None and opens < expires:
+            self._windows_by_line[line.line_id] = CalendarEvent(
+                start=opens,
+                end=expires,
+                summary=self._window.replace("{line}", name),
+                uid=f"{subentry_id}_renewal_window",
+            )
 
     def _renewal_events(self) -> list[CalendarEvent]:
         """Return an event per succeeded renewal of the account's lines (one journal pass)."""

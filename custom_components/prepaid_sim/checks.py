@@ -17,7 +17,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from . import issues
-from .alerts import days_left, expiring_soon, is_expired
+from .alerts import days_left, is_expired, keep_alive_due, plan_expiring_soon
 from .autorenew import AutoRenewer
 from .catalogue import PackageCatalogue
 from .coordinator import PrepaidSimCoordinator
@@ -141,13 +141,36 @@ class RefreshChecks:
             self._auto_renew_lines.add(line_id)
         expired = is_expired(line, now)
         renewable = self._provider.renews_expired_lines
-        soon = bool(expiring_soon(line, settings, now))
-        verdict = (title, soon, soon and days_left(line, now), expired, renewable, line.expires_at)
+        soon = plan_expiring_soon(line, settings, now)
+        keep_alive = keep_alive_due(line, settings, now)
+        verdict = (
+            title,
+            soon,
+            soon and days_left(line, now),
+            expired,
+            renewable,
+            line.expires_at,
+            keep_alive and line.keep_alive_by,
+            soon and line.renewal_opens_at,
+        )
         if self._verdicts.get(line_id) != verdict:
             self._verdicts[line_id] = verdict
-            expired_on = (
-                dt_util.as_local(line.expires_at).strftime("%Y-%m-%d") if line.expires_at else "-"
+            expired_on = _local_date(line.expires_at)
+            opens = line.renewal_opens_at
+            self._set(
+                issues.IssueKind.LINE_KEEP_ALIVE,
+                subentry_id,
+                keep_alive,
+                {"line": title, "date": _local_date(line.keep_alive_by)},
             )
+            # A carrier that renews only within a window: say from when, until it opens.
+            self._set(
+                issues.IssueKind.LINE_RENEWAL_WINDOW,
+                subentry_id,
+                soon and opens is not None and opens > now,
+                {"line": title, "days": str(days_left(line, now)), "date": _local_date(opens)},
+            )
+            soon = soon and (opens is None or opens <= now)
             self._set(
                 issues.IssueKind.LINE_EXPIRING,
                 subentry_id,
@@ -224,14 +247,39 @@ class RefreshChecks:
             issues.async_delete(self.hass, self.entry.entry_id, kind, subentry_id)
 
 
+def _local_date(moment: datetime | None) -> str:
+    """Return a moment's local date for an issue's text."""
+    return dt_util.as_local(moment).strftime("%Y-%m-%d") if moment else "-"
+
+
 def next_change(line: Line, settings: LineSettings, now: datetime) -> datetime | None:
     """Return when time alone can next change the line's expiry issues (None: never).
 
-    Its warning period starts, the days left in its warning pass a rounding point, or it
-    expires. An expired line stays expired until a new reading says otherwise.
+    Its warning period starts, the days left in its warning pass a rounding point, it
+    expires, its keep-alive date comes or its renewal window opens. An expired line stays
+    expired until a new reading says otherwise.
     """
-    expires = line.expires_at
-    if expires is None or line.status is LineStatus.EXPIRED or expires <= now:
+    if line.status is LineStatus.EXPIRED or (line.expires_at and line.expires_at <= now):
+        return None
+    moments = [
+        moment
+        for moment in (
+            _next_warning_moment(line.expires_at, settings, now),
+            _next_warning_moment(line.keep_alive_by, settings, now),
+            line.renewal_opens_at
+            if line.renewal_opens_at and line.renewal_opens_at > now
+            else None,
+        )
+        if moment is not None
+    ]
+    return min(moments, default=None)
+
+
+def _next_warning_moment(
+    expires: datetime | None, settings: LineSettings, now: datetime
+) -> datetime | None:
+    """Return when time alone next moves a deadline's warning (None: never again)."""
+    if expires is None or expires <= now:
         return None
     warning_starts = expires - timedelta(days=settings.expiry_warning_days)
     if warning_starts > now:

@@ -7,7 +7,6 @@ import dataclasses
 import re
 from typing import Any, override
 from urllib.parse import urlsplit
-import uuid
 
 import probatio
 
@@ -18,6 +17,7 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.core import HomeAssistant, callback
@@ -25,7 +25,6 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
-    DateTimeSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -37,7 +36,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_BASE_URL,
@@ -49,6 +47,14 @@ from .const import (
     line_device_identifier,
 )
 from .errors import rate_limit_ends
+from .manual_form import (
+    SOURCE_KEYS,
+    manual_line_data,
+    manual_line_schema,
+    nest_sources,
+    sources_data,
+    sources_fields,
+)
 from .providers import PROVIDERS, ProviderSpec, manual
 from .providers.base import (
     Account,
@@ -68,9 +74,11 @@ from .settings import (
     CONF_AUTO_RENEW,
     CONF_AUTO_RENEW_HOURS,
     CONF_AUTO_RENEW_MAX_PER_MONTH,
+    CONF_BUDGET_CURRENCY,
     CONF_EXPIRY_WARNING_DAYS,
     CONF_LOW_DATA_MB,
     CONF_LOW_DATA_PERCENT,
+    CONF_MONTHLY_BUDGET,
     CONF_PREFERRED_PACKAGE,
     CONF_SPEND_CAP,
     CONF_VOICE_WITHOUT_USER,
@@ -103,55 +111,6 @@ def _line_schema(lines: list[LineSummary]) -> probatio.Schema:
             )
         }
     )
-
-
-def _manual_line_schema() -> probatio.Schema:
-    """Return the form that describes a line of a carrier without an API."""
-    text = TextSelector()
-    return probatio.Schema(
-        {
-            probatio.Required(manual.KEY_NAME): text,
-            probatio.Optional(manual.KEY_CARRIER): text,
-            probatio.Optional(manual.KEY_PLAN): text,
-            probatio.Required(manual.KEY_PRICE): NumberSelector(
-                NumberSelectorConfig(min=0, step=0.01, mode=NumberSelectorMode.BOX)
-            ),
-            probatio.Required(manual.KEY_CURRENCY, default="USD"): text,
-            probatio.Optional(manual.KEY_ALLOWANCE_GB): NumberSelector(
-                NumberSelectorConfig(
-                    min=0, step=0.1, mode=NumberSelectorMode.BOX, unit_of_measurement="GB"
-                )
-            ),
-            probatio.Required(manual.KEY_VALIDITY_DAYS, default=30): NumberSelector(
-                NumberSelectorConfig(
-                    min=1, max=3650, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="d"
-                )
-            ),
-            probatio.Required(manual.KEY_EXPIRES): DateTimeSelector(),
-            probatio.Optional(manual.KEY_RENEWAL_URL): TextSelector(
-                TextSelectorConfig(type=TextSelectorType.URL)
-            ),
-        }
-    )
-
-
-def _manual_line_data(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check a hand-entered line; return its stored definition and any form errors."""
-    currency = str(user_input[manual.KEY_CURRENCY]).strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        return {}, {manual.KEY_CURRENCY: "invalid_currency"}
-    # The date-time selector already refused anything that is not a date and time.
-    expires = dt_util.parse_datetime(str(user_input[manual.KEY_EXPIRES]), raise_on_error=True)
-    if expires.tzinfo is None:
-        # The form's time is the user's local time.
-        expires = expires.replace(tzinfo=dt_util.get_default_time_zone())
-    data = {
-        **user_input,
-        CONF_LINE_ID: uuid.uuid4().hex,
-        manual.KEY_CURRENCY: currency,
-        manual.KEY_EXPIRES: dt_util.as_utc(expires).isoformat(),
-    }
-    return data, {}
 
 
 def _account_title(spec: ProviderSpec, account: Account, first_line: str) -> str:
@@ -243,6 +202,13 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Lines are subentries of the account."""
         return {SUBENTRY_TYPE_LINE: LineSubentryFlowHandler}
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> AccountOptionsFlowHandler:
+        """Return the flow of the account's options: its monthly budget."""
+        return AccountOptionsFlowHandler()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the provider."""
@@ -354,7 +320,7 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._spec is not None
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = _manual_line_data(user_input)
+            data, errors = manual_line_data(user_input)
             if not errors:
                 return self.async_create_entry(
                     title=_account_title(self._spec, self._account, data[manual.KEY_NAME]),
@@ -370,7 +336,7 @@ class PrepaidSimConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
         return self.async_show_form(
             step_id="manual_line",
-            data_schema=self.add_suggested_values_to_schema(_manual_line_schema(), user_input),
+            data_schema=self.add_suggested_values_to_schema(manual_line_schema(), user_input),
             errors=errors,
         )
 
@@ -555,14 +521,14 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         """Describe one more line of a carrier without an API."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = _manual_line_data(user_input)
+            data, errors = manual_line_data(user_input)
             if not errors:
                 return self.async_create_entry(
                     title=data[manual.KEY_NAME], data=data, unique_id=data[CONF_LINE_ID]
                 )
         return self.async_show_form(
             step_id="manual",
-            data_schema=self.add_suggested_values_to_schema(_manual_line_schema(), user_input),
+            data_schema=self.add_suggested_values_to_schema(manual_line_schema(), user_input),
             errors=errors,
         )
 
@@ -573,24 +539,39 @@ class LineSubentryFlowHandler(ConfigSubentryFlow):
         entry: PrepaidSimConfigEntry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
         line_id = subentry.data[CONF_LINE_ID]
+        # A hand-entered line also says where its readings come from.
+        by_hand = PROVIDERS[entry.data[CONF_PROVIDER]].lines_by_hand
+        errors: dict[str, str] = {}
         if user_input is not None:
-            # Settings replace the old ones; a hand-entered line keeps its definition.
-            kept = {k: v for k, v in subentry.data.items() if k not in _SETTING_KEYS}
-            if entry.state is ConfigEntryState.LOADED:
-                # Applied in place: only this line's entities and checks hear of it.
-                entry.runtime_data.settings.expect_change(line_id)
-            return self.async_update_and_abort(entry, subentry, data={**kept, **user_input})
+            sources: dict[str, Any] = {}
+            if by_hand:
+                sources, errors = sources_data(user_input)
+            if not errors:
+                # Settings (and sources) replace the old ones; the line's definition stays.
+                replaced = _SETTING_KEYS | SOURCE_KEYS if by_hand else _SETTING_KEYS
+                kept = {k: v for k, v in subentry.data.items() if k not in replaced}
+                settings = {k: v for k, v in user_input.items() if k in _SETTING_KEYS}
+                if entry.state is ConfigEntryState.LOADED:
+                    # Applied in place: only this line's entities and checks hear of it.
+                    entry.runtime_data.settings.expect_change(line_id)
+                return self.async_update_and_abort(
+                    entry, subentry, data={**kept, **settings, **sources}
+                )
         packages = (
             entry.runtime_data.catalogue.cached(line_id)
             if entry.state is ConfigEntryState.LOADED
             else None
         ) or []
+        schema = _settings_schema(packages)
+        if by_hand:
+            schema = schema.extend(sources_fields())
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _settings_schema(packages), {**_SETTING_DEFAULTS, **subentry.data}
+                schema, user_input or {**_SETTING_DEFAULTS, **nest_sources(subentry.data)}
             ),
             description_placeholders={"line": subentry.title},
+            errors=errors,
         )
 
 
@@ -666,3 +647,82 @@ def _settings_schema(packages: list[Package]) -> probatio.Schema:
             probatio.Optional(CONF_VOICE_WITHOUT_USER, default=False): BooleanSelector(),
         }
     )
+
+
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+
+
+def _budget_schema() -> probatio.Schema:
+    """Return the form of the account's options."""
+    return probatio.Schema(
+        {
+            # No minimum in the selector: a negative amount gets a translated form error
+            # rather than the schema's untranslated refusal.
+            probatio.Optional(CONF_MONTHLY_BUDGET): NumberSelector(
+                NumberSelectorConfig(max=10_000_000, step=0.01, mode=NumberSelectorMode.BOX)
+            ),
+            probatio.Optional(CONF_BUDGET_CURRENCY): TextSelector(),
+        }
+    )
+
+
+def _account_currency(entry: PrepaidSimConfigEntry) -> str | None:
+    """Return the currency the account pays in: its wallet's, else its packages' or lines'."""
+    if entry.state is ConfigEntryState.LOADED:
+        data = entry.runtime_data
+        if (snapshot := data.coordinator.data) is not None and snapshot.wallet is not None:
+            return snapshot.wallet.currency
+        for line_id in data.line_subentries:
+            for package in data.catalogue.cached(line_id) or ():
+                return package.price.currency
+    # Hand-entered lines name their currency.
+    for subentry in entry.subentries.values():
+        if currency := subentry.data.get(manual.KEY_CURRENCY):
+            return str(currency).upper()
+    return None
+
+
+class AccountOptionsFlowHandler(OptionsFlow):
+    """Set the account's monthly budget; applied in place, the account is not reloaded.
+
+    The entry's update listener hears of the change and tells the account's entities (the
+    "Spent this month" sensor); the renewal engine reads the budget at each renewal. So a
+    reload, with its interrupted polling and package reads, would buy nothing here.
+    """
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the budget (empty: no budget) and the currency it is in."""
+        entry: PrepaidSimConfigEntry = self.config_entry
+        currency = _account_currency(entry)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            amount = user_input.get(CONF_MONTHLY_BUDGET)
+            code = str(user_input.get(CONF_BUDGET_CURRENCY) or currency or "").strip().upper()
+            if amount is not None and amount < 0:
+                errors[CONF_MONTHLY_BUDGET] = "budget_negative"
+            elif amount is not None and not _CURRENCY_CODE.fullmatch(code):
+                errors[CONF_BUDGET_CURRENCY] = "invalid_currency"
+            else:
+                options = {
+                    key: value
+                    for key, value in entry.options.items()
+                    if key not in (CONF_MONTHLY_BUDGET, CONF_BUDGET_CURRENCY)
+                }
+                if amount is not None:
+                    options |= {CONF_MONTHLY_BUDGET: amount, CONF_BUDGET_CURRENCY: code}
+                return self.async_create_entry(data=options)
+        suggested = {
+            key: value
+            for key, value in {
+                CONF_MONTHLY_BUDGET: entry.options.get(CONF_MONTHLY_BUDGET),
+                CONF_BUDGET_CURRENCY: entry.options.get(CONF_BUDGET_CURRENCY) or currency,
+                **(user_input or {}),
+            }.items()
+            if value is not None
+        }
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(_budget_schema(), suggested),
+            errors=errors,
+            description_placeholders={"account": entry.title},
+        )

@@ -47,6 +47,9 @@ TO_REDACT = {
     "name",
     "line_name",
     "renewal_url",
+    # Where a hand-kept line's messages and mails come from.
+    "message_sender",
+    "email_sender",
 }
 
 

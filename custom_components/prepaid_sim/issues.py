@@ -31,6 +31,12 @@ class IssueKind(StrEnum):
     LINE_EXPIRED = "line_expired"
     # Expired, and the provider renews no expired line: what to do instead.
     LINE_EXPIRED_NO_RENEWAL = "line_expired_no_renewal"
+    # The number is lost unless recharged by a date (a carrier's keep-alive rule).
+    LINE_KEEP_ALIVE = "line_keep_alive"
+    # Expiring, but the carrier accepts the renewal only from a later date.
+    LINE_RENEWAL_WINDOW = "line_renewal_window"
+    # A carrier's balance message for a line that could not be read.
+    MESSAGE_UNREAD = "message_unread"
     LINE_MISSING = "line_missing"
     NEW_LINES = "new_lines"
     WALLET_LOW = "wallet_low"

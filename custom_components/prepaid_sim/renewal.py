@@ -12,7 +12,8 @@ across entries, reloads and restarts:
   by sending again; a renewal is never ruled "not placed" while the line shows evidence of
   it, and one that cannot be told either way stays *unconfirmed* until the user settles it;
 * while a renewal of a line is unsettled the line takes no new one; repeats within a short
-  window and renewals over the monthly spend cap are refused before any request;
+  window and renewals over the line's monthly spend cap or the account's monthly budget are
+  refused before any request;
 * only administrators and automations spend; a quote binds package, price, user and device;
 * after success the line is re-read (also after a restart) and a repair is raised if the
   renewal does not show up.
@@ -59,9 +60,10 @@ from .providers.base import (
     Snapshot,
     line_ref,
 )
+from .providers.manual import ManualProvider
 from .providers.ratelimit import fail_fast
 from .records import LineBaseline, RenewalRecord, RenewalState, line_key
-from .settings import LineSettings, SettingsReader
+from .settings import LineSettings, MonthlyBudget, SettingsReader
 
 # A second renewal of a line within this window needs allow_repeat.
 REPEAT_WINDOW: Final = timedelta(minutes=10)
@@ -73,6 +75,10 @@ DRAIN_TIMEOUT: Final = 120.0
 NOT_VERIFIED_KEPT: Final = timedelta(days=30)
 
 _DATA_LOCKS: HassKey[dict[str, asyncio.Lock]] = HassKey(f"{DOMAIN}_line_locks")
+
+
+# A renewal recorded here this close to a carrier's confirmation mail is the one it confirms.
+CONFIRMATION_MATCHES_WITHIN = timedelta(days=2)
 
 
 class CallerKind(StrEnum):
@@ -87,6 +93,8 @@ class CallerKind(StrEnum):
     ASSISTANT = "assistant"
     REPAIR = "repair"
     AUTO_RENEW = "auto_renew"
+    # The carrier's confirmation email of a renewal made outside Home Assistant.
+    EMAIL = "email"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,6 +260,26 @@ class RenewalEngine:
         """Return the provider line key of one of the account's lines."""
         return line_key(self.provider_key, line_id)
 
+    def spent_this_month(self, currency: str) -> Decimal:
+        """Return what the account's lines spent this calendar month in ``currency``.
+
+        The rule of the spend checks: every renewal that may have charged counts (an
+        unsettled one too), whichever entry asked, so a budget is never passed by a renewal
+        whose outcome is not known yet.
+        """
+        since = month_start()
+        return sum(
+            (
+                record.price.amount
+                for record in self.journal.records
+                if record.line_key in self._keys
+                and record.may_have_charged
+                and record.created_at >= since
+                and record.price.currency == currency
+            ),
+            Decimal(0),
+        )
+
     def line_of(self, key: str) -> str | None:
         """Return the account's line with the provider line key ``key``, if it tracks it."""
         return self._keys.get(key)
@@ -301,6 +329,7 @@ class RenewalEngine:
         self._check_renewable(line, name, now)
         package = await self._async_package(line_id, package_id, name, settings, line)
         self._check_spend_cap(key, name, package, settings)
+        self._check_budget(name, package)
         if self.provider.validates_with_provider:
             try:
                 with fail_fast():
@@ -360,6 +389,64 @@ class RenewalEngine:
             if not self._in_flight:
                 self._idle.set()
 
+    async def async_record_confirmed(
+        self,
+        line_id: str,
+        *,
+        reference: str,
+        price: Money | None,
+        confirmed_at: datetime,
+    ) -> RenewalRecord | None:
+        """Record a renewal the carrier confirmed by email (a hand-kept line only).
+
+        Nothing is bought here: the owner paid the carrier. The mail moves the line's expiry
+        and keeps the receipt. The same mail seen twice, or one confirming a renewal already
+        recorded here within the last days, records nothing new. Return the new record, or
+        None when nothing was recorded.
+        """
+        provider = self.provider
+        if not isinstance(provider, ManualProvider):
+            return None
+        name = self.line_name(line_id)
+        key = self.key(line_id)
+        async with line_lock(self.hass, key):
+            if self.journal.by_reference(reference) is not None:
+                return None
+            if (last := self.journal.last(key)) is not None and (
+                last.state is RenewalState.SUCCEEDED
+                and confirmed_at - CONFIRMATION_MATCHES_WITHIN
+                <= last.created_at
+                <= confirmed_at + CONFIRMATION_MATCHES_WITHIN
+            ):
+                # The owner told Home Assistant already (the Renew button of a manual line);
+                # the mail is its confirmation, not a second renewal.
+                return None
+            package = provider.book.line(line_id).package
+            order = provider.book.record_renewal(line_id, reference, price=price, at=confirmed_at)
+            record = RenewalRecord(
+                reference=reference,
+                line_key=key,
+                line_id=line_id,
+                entry_id=self.entry.entry_id,
+                line_name=name,
+                package_id=package.package_id,
+                package_name=package.name,
+                price=order.price or package.price,
+                caller=CallerKind.EMAIL.value,
+                created_at=confirmed_at,
+                state=RenewalState.SUCCEEDED,
+                order_id=order.order_id,
+                completed_at=confirmed_at,
+                new_expires_at=order.new_expires_at,
+                settled_by="provider",
+                verified=True,
+            )
+            self.journal.add(record)
+            await self._async_save(record)
+            self._fire(record)
+        await self.coordinator.async_refresh()
+        return record
+
     async def _async_renew_locked(
         self,
         line_id: str,
@@ -388,6 +475,10 @@ class RenewalEngine:
         if max_price is not None:
             _check_quoted_price(package, max_price, name)
         self._check_spend_cap(key, name, package, settings)
+        # The budget spans the account's lines, each under its own lock: nothing awaits
+        # between this check and the journal taking the record, so two renewals of
+        # different lines cannot both pass it.
+        self._check_budget(name, package)
         record = RenewalRecord(
             reference=new_reference(),
             line_key=key,
@@ -853,6 +944,29 @@ class RenewalEngine:
                     "line": name,
                     "cap": str(Money(cap, currency)),
                     "spent": str(Money(spent, currency)),
+                    "price": str(package.price),
+                },
+            )
+
+    def _check_budget(self, name: str, package: Package) -> None:
+        """Refuse a renewal that would take the account's spend this month over its budget.
+
+        All the account's lines count, by the line cap's rule (``spent_this_month``). Only
+        the budget's currency counts: a package priced in another is not held by it.
+        """
+        budget = MonthlyBudget.from_options(self.entry.options)
+        if budget is None or package.price.currency != budget.limit.currency:
+            return
+        spent = self.spent_this_month(budget.limit.currency)
+        if spent + package.price.amount > budget.limit.amount:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="monthly_budget_reached",
+                translation_placeholders={
+                    "line": name,
+                    "account": self.entry.title,
+                    "budget": str(budget.limit),
+                    "spent": str(Money(spent, budget.limit.currency)),
                     "price": str(package.price),
                 },
             )

@@ -2,6 +2,8 @@
 
 They live in the line's subentry data and are changed through its reconfigure step (or the
 package select). Every reader goes through ``LineSettings`` so the defaults live in one place.
+The account's monthly budget, shared by all its lines, lives in the account entry's options
+(``MonthlyBudget``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Final
 
 from homeassistant.config_entries import ConfigSubentry
 
+from .providers.base import Money
+
 CONF_LOW_DATA_PERCENT: Final = "low_data_percent"
 CONF_LOW_DATA_MB: Final = "low_data_mb"
 CONF_EXPIRY_WARNING_DAYS: Final = "expiry_warning_days"
@@ -23,6 +27,9 @@ CONF_AUTO_RENEW_MAX_PER_MONTH: Final = "auto_renew_max_per_month"
 CONF_AUTO_RENEW_HOURS: Final = "auto_renew_hours_before_expiry"
 CONF_SPEND_CAP: Final = "spend_cap"
 CONF_VOICE_WITHOUT_USER: Final = "voice_without_user"
+# The account's monthly budget (its options): an amount, and the currency it is in.
+CONF_MONTHLY_BUDGET: Final = "monthly_budget"
+CONF_BUDGET_CURRENCY: Final = "budget_currency"
 
 DEFAULT_LOW_DATA_PERCENT: Final = 10
 DEFAULT_EXPIRY_WARNING_DAYS: Final = 3
@@ -78,6 +85,22 @@ class LineSettings:
             spend_cap=None if cap is None else Decimal(str(cap)),
             voice_without_user=bool(data.get(CONF_VOICE_WITHOUT_USER, False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyBudget:
+    """The most an account's lines together may spend on renewals in a calendar month."""
+
+    limit: Money
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> MonthlyBudget | None:
+        """Read the budget from an account entry's options (None when none is set)."""
+        amount = options.get(CONF_MONTHLY_BUDGET)
+        currency = options.get(CONF_BUDGET_CURRENCY)
+        if amount is None or not currency:
+            return None
+        return cls(Money(Decimal(str(amount)), str(currency)))
 
 
 class SettingsReader:

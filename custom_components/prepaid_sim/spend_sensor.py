@@ -4,7 +4,9 @@ Its state class is *total* with a reset at each month's start, so Home Assistant
 long-term statistics keep the spend of every month (the statistics graph card shows it by
 month, across restarts). Only renewals known to have charged count (succeeded, whoever
 asked and whichever entry), in the account's currency; receipts in other currencies are
-listed in an attribute rather than added up.
+listed in an attribute rather than added up. With a monthly budget set (the account's
+options), the attributes say the budget and what is left of it by the rule the renewal
+check applies (a renewal not settled yet takes its share of the budget already).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .coordinator import PrepaidSimCoordinator
 from .journal import month_start
 from .records import RenewalRecord, RenewalState
 from .runtime import PrepaidSimConfigEntry
+from .settings import MonthlyBudget
 
 # The sensor's name (entity.sensor.<key> in the translations).
 SPENT_THIS_MONTH_KEY = "spent_this_month"
@@ -41,6 +44,7 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
     def __init__(self, entry: PrepaidSimConfigEntry) -> None:
         """Sum the renewals of ``entry``'s lines."""
         super().__init__(entry.runtime_data.coordinator)
+        self._entry = entry
         self._data = entry.runtime_data
         self._attr_unique_id = f"{entry.unique_id}_spent_this_month"
         self._attr_translation_placeholders = {"account": entry.title}
@@ -53,13 +57,15 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        """Write the state when receipts, the wallet's currency or availability moved.
+        """Write the state when receipts, the budget, the wallet currency or availability moved.
 
         Usage readings of the lines move none of them: most refreshes write nothing here.
         """
         snapshot = self.coordinator.data
         inputs = (
             self._data.journal.revision,
+            # The options dialog changes the budget in place (no reload).
+            self._budget(),
             snapshot.wallet.currency if snapshot and snapshot.wallet else None,
             self.coordinator.last_update_success,
         )
@@ -105,6 +111,10 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
             and record.state is RenewalState.SUCCEEDED
         ]
 
+    def _budget(self) -> MonthlyBudget | None:
+        """Return the account's monthly budget, if one is set."""
+        return MonthlyBudget.from_options(self._entry.options)
+
     def _currency(self, paid: list[RenewalRecord]) -> str | None:
         """Return the account's currency: its wallet's, else the one most paid in."""
         snapshot = self.coordinator.data
@@ -141,7 +151,7 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Return the renewals counted, and spend in other currencies if any."""
+        """Return the renewals counted, spend in other currencies, and the budget if set."""
         paid = self._paid_this_month()
         currency = self._currency(paid)
         others: dict[str, float] = {}
@@ -153,4 +163,12 @@ class SpentThisMonthSensor(CoordinatorEntity[PrepaidSimCoordinator], SensorEntit
         attributes: dict[str, Any] = {"renewals": len(paid)}
         if others:
             attributes["other_currencies"] = others
+        if (budget := self._budget()) is not None:
+            limit = budget.limit
+            spent = self._data.renewals.spent_this_month(limit.currency)
+            attributes["budget"] = float(limit.amount)
+            attributes["budget_left"] = float(max(limit.amount - spent, Decimal(0)))
+            if limit.currency != currency:
+                # Not the sensor's unit: say which currency the two figures are in.
+                attributes["budget_currency"] = limit.currency
         return attributes

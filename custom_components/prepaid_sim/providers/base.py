@@ -139,6 +139,10 @@ class Line:
     # never ruled "not placed" while these moved.
     topup_count: int | None = None
     last_topup_at: datetime | None = None
+    # Carrier rules of lines kept by hand: the number is lost unless recharged by this time,
+    # and the carrier accepts a renewal only from this time (a window before expiry).
+    keep_alive_by: datetime | None = None
+    renewal_opens_at: datetime | None = None
 
     def differs_only_in_usage(self, other: Line) -> bool:
         """Return True when ``other`` reads the same apart from the usage figures.
