@@ -18,11 +18,13 @@ from custom_components.prepaid_sim.providers.esimaccess.parse import (
     as_object,
     by_line_id,
     money_from_units,
+    only_usage_moved,
     parse_envelope,
     parse_line,
     parse_package,
     parse_time,
     purchase_error,
+    with_usage,
 )
 from custom_components.prepaid_sim.providers.http import MalformedError
 
@@ -134,3 +136,30 @@ def test_documented_error_envelopes(name: str, expected: type[Exception]) -> Non
     assert type(error) is expected
     if isinstance(error, OrderRejectedError):
         assert error.insufficient_funds
+
+
+@pytest.mark.parametrize(
+    ("line_id", "changes"),
+    [
+        # In use, data flowing; then the whole allowance used (depleted before USED_UP).
+        ("25030303480009", {"orderUsage": 2 * GIB}),
+        ("25030303480009", {"orderUsage": 3 * GIB}),
+        ("25030303480009", {"orderUsage": 4 * GIB}),
+        # In use, but the expiry passed since: expired whatever the usage.
+        ("25030303480009", {"orderUsage": 2 * GIB, "expiredTime": "2024-01-01T00:00:00+0000"}),
+        # Allocated daily plan, not installed; a daily plan has no remaining.
+        ("25030303480010", {"orderUsage": 10 * MIB}),
+        ("25030303480011", {"orderUsage": 512 * MIB}),
+        ("25030303480012", {"orderUsage": 60 * MIB}),
+        # Allocated and enabled: active even with the allowance used.
+        ("25030303480010", {"smdpStatus": "ENABLED", "dataType": 1, "orderUsage": GIB}),
+    ],
+)
+def test_a_usage_reading_reads_as_a_full_parse(line_id: str, changes: dict[str, object]) -> None:
+    """with_usage (the refresh's shortcut when only usage moved) equals a full parse."""
+    before = _records()[line_id]
+    usage = changes.pop("orderUsage")
+    before.update(changes)
+    after = {**before, "orderUsage": usage}
+    assert only_usage_moved(before, after)
+    assert with_usage(parse_line(before), after) == parse_line(after)

@@ -8,7 +8,7 @@ marked ``[I]``: the code tolerates both readings where it can.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 import hashlib
@@ -21,6 +21,7 @@ from ..base import (
     OrderOutcomeUnknownError,
     OrderRejectedError,
     Package,
+    with_new_usage,
 )
 from ..http import MalformedError, from_epoch, json_or_none, to_utc
 from ..plausible import check_line, check_size, expect_json
@@ -360,11 +361,19 @@ def with_usage(line: Line, record: JsonObject) -> Line:
     used = _usage(record)
     total = line.data_total_bytes or 0
     daily = line.unlimited
-    return replace(
-        line,
-        status=_status(record, expires_at=line.expires_at, daily=daily, total=total, used=used),
-        data_used_bytes=used,
-        data_remaining_bytes=None if daily else max(total - used, 0),
+    expires = line.expires_at
+    if (
+        line.status is LineStatus.ACTIVE
+        and (daily or total <= 0 or used < total)
+        and (expires is None or expires > datetime.now(UTC))
+    ):
+        # The status words are the earlier record's (only usage moved): an active line
+        # with data left and time to run stays active, as _status would say.
+        status = LineStatus.ACTIVE
+    else:
+        status = _status(record, expires_at=expires, daily=daily, total=total, used=used)
+    return with_new_usage(
+        line, status=status, used=used, remaining=None if daily else max(total - used, 0)
     )
 
 
