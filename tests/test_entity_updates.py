@@ -20,7 +20,12 @@ from homeassistant.util import dt as dt_util
 from custom_components.prepaid_sim.binary_sensor import BINARY_SENSORS
 from custom_components.prepaid_sim.const import DOMAIN
 from custom_components.prepaid_sim.coordinator import LineContext
-from custom_components.prepaid_sim.providers.base import LINE_USAGE_FIELDS, LineStatus, line_ref
+from custom_components.prepaid_sim.providers.base import (
+    LINE_USAGE_FIELDS,
+    Line,
+    LineStatus,
+    line_ref,
+)
 from custom_components.prepaid_sim.providers.demo import DemoBackend, PurchaseFault
 from custom_components.prepaid_sim.sensor import SENSORS
 
@@ -403,3 +408,97 @@ async def test_a_dialog_saved_unchanged_does_not_hide_the_next_change(
 
     assert hass.states.get("binary_sensor.us_travel_low_data").state == STATE_ON
     assert told == {"us-travel": 1, "camera-iot": 0, "europe-esim": 0}
+
+
+async def test_usage_keys_move_with_what_their_entities_show(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """An entity skipped while its usage key stays equal would have shown the same value.
+
+    The low-data alert's key moves exactly when the threshold is crossed; the forecast
+    entities' key is None while there is no rate (their value is unknown then) and moves
+    with the remaining data once there is one.
+    """
+    data = init_integration.runtime_data
+    line = data.coordinator.data.lines["us-travel"]
+    total = line.data_total_bytes
+    assert total is not None
+    low_data = next(d for d in BINARY_SENSORS if d.key == "low_data")
+    settings = data.settings.of("us-travel")
+
+    def reading(remaining: int) -> Line:
+        return replace(line, data_remaining_bytes=remaining, data_used_bytes=total - remaining)
+
+    plenty, still_plenty, little = reading(total // 2), reading(total // 3), reading(total // 50)
+    assert low_data.usage_key_fn is not None
+    assert low_data.usage_key_fn(plenty, data) == low_data.usage_key_fn(still_plenty, data)
+    assert low_data.is_on_fn(plenty, settings, data.renewals) is False
+    assert low_data.is_on_fn(still_plenty, settings, data.renewals) is False
+    assert low_data.usage_key_fn(little, data) != low_data.usage_key_fn(plenty, data)
+    assert low_data.is_on_fn(little, settings, data.renewals) is True
+
+    forecast = [d for d in SENSORS if d.usage_key_fn is not None]
+    assert {d.key for d in forecast} == {"data_runs_out", "suggested_package"}
+    history = data.coordinator.history
+    assert history.rate("us-travel") is None
+    for description in forecast:
+        assert description.usage_key_fn is not None
+        assert description.usage_key_fn(plenty, data) is None
+        assert description.usage_key_fn(little, data) is None
+        assert description.value_fn(plenty, data) is None
+        assert description.value_fn(little, data) is None
+    history.forget([])
+    history.add(reading(total // 2), dt_util.utcnow() - timedelta(hours=2))
+    history.add(reading(total // 3), dt_util.utcnow())
+    for description in forecast:
+        assert description.usage_key_fn is not None
+        assert description.usage_key_fn(plenty, data) != description.usage_key_fn(little, data)
+    runs_out = next(d for d in forecast if d.key == "data_runs_out")
+    assert runs_out.value_fn(plenty, data) != runs_out.value_fn(little, data)
+
+
+async def test_a_usage_move_tells_the_alert_only_when_it_crosses_its_threshold(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_backend: DemoBackend,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Data flowing above the threshold rewrites the data sensors, not the alert; data
+    flowing across it turns the alert on at once."""
+    await _go_idle(hass, demo_backend, freezer)
+    data = init_integration.runtime_data
+    coordinator = data.coordinator
+    low_data = next(d for d in BINARY_SENSORS if d.key == "low_data")
+    key_fn = low_data.usage_key_fn
+    assert key_fn is not None
+    told: list[bool] = []
+    init_integration.async_on_unload(
+        coordinator.async_add_listener(
+            lambda: told.append(True),
+            LineContext("us-travel", usage_key=lambda line: key_fn(line, data)),
+        )
+    )
+    alert = "binary_sensor.us_travel_low_data"
+    before = hass.states.get(alert)
+    assert before.state == STATE_OFF
+    demo = demo_backend.lines["us-travel"]
+    assert demo.total_bytes is not None
+
+    async def use(used: int) -> None:
+        demo_backend.lines["us-travel"] = replace(
+            demo_backend.lines["us-travel"], used_at_anchor=used
+        )
+        await _poll(hass, freezer)
+        assert coordinator.usage_only_lines == {"us-travel"}
+
+    # The first refresh after the entities were added tells them all (a full tell).
+    await use(demo.used_at_anchor + 100 * 1024**2)
+    assert len(told) == 1
+    await use(demo.used_at_anchor + 200 * 1024**2)
+    assert len(told) == 1
+    assert hass.states.get("sensor.us_travel_data_used").last_reported > before.last_reported
+    assert hass.states.get(alert).last_reported == before.last_reported
+
+    await use(demo.total_bytes - 10 * 1024**2)
+    assert len(told) == 2
+    assert hass.states.get(alert).state == STATE_ON

@@ -66,6 +66,8 @@ BINARY_SENSORS: tuple[PrepaidSimBinarySensorEntityDescription, ...] = (
         key="low_data",
         translation_key="low_data",
         is_on_fn=lambda line, settings, _: is_low_data(line, settings),
+        # A usage-only move changes the alert only when it crosses the threshold.
+        usage_key_fn=lambda line, data: is_low_data(line, data.settings.of(line.line_id)),
         essential=True,
     ),
     PrepaidSimBinarySensorEntityDescription(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -39,14 +39,33 @@ class LineContext:
     line_id: str
     # True when the entity never shows the line's usage figures.
     ignores_usage: bool = False
+    # For an entity that shows something derived from the usage (an alert, a forecast):
+    # what of the line that can move its state. A usage-only move that leaves it equal
+    # does not concern the entity.
+    usage_key: Callable[[Line], Hashable] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# A listener's usage key before it was computed: unequal to any key.
+_UNSEEN: Final = object()
+
+
+@dataclass(slots=True)
 class LineListener:
-    """A line entity's update callback, and whether usage-only changes concern it."""
+    """A line entity's update callback, and which usage-only changes concern it."""
 
     update_callback: CALLBACK_TYPE
     ignores_usage: bool
+    usage_key: Callable[[Line], Hashable] | None = None
+    # The usage key of the line the entity was last told about (_UNSEEN: not known).
+    told_key: Hashable = _UNSEEN
+
+    def usage_key_moved(self, usage_key: Callable[[Line], Hashable], line: Line) -> bool:
+        """Return whether ``line`` has another usage key than the line last told."""
+        key = usage_key(line)
+        if key == self.told_key:
+            return False
+        self.told_key = key
+        return True
 
 
 def usage_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -182,7 +201,7 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
             return remove_account_listener
         listeners = self._line_listeners.setdefault(context.line_id, {})
         key = id(update_callback)
-        listeners[key] = LineListener(update_callback, context.ignores_usage)
+        listeners[key] = LineListener(update_callback, context.ignores_usage, context.usage_key)
         if self._remove_line_dispatch is None:
             self._remove_line_dispatch = super().async_add_listener(self._async_tell_lines)
 
@@ -212,15 +231,27 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                     continue
                 usage_only = self._moved_only_usage(line_id, told[0], line)
             self._lines_told[line_id] = (line, wallet, revision, success)
-            self._tell_line(line_id, listeners, usage_only=usage_only)
+            self._tell_line(line_id, listeners, line, usage_only=usage_only)
 
     def _tell_line(
-        self, line_id: str, listeners: Mapping[int, LineListener], *, usage_only: bool = False
+        self,
+        line_id: str,
+        listeners: Mapping[int, LineListener],
+        line: Line | None,
+        *,
+        usage_only: bool = False,
     ) -> None:
-        """Call a line's listeners (only those that show usage when only usage moved)."""
+        """Call a line's listeners (after a usage-only move to ``line``, those it concerns)."""
         for listener in list(listeners.values()):
-            if usage_only and listener.ignores_usage:
-                continue
+            if (usage_key := listener.usage_key) is None:
+                if usage_only and listener.ignores_usage:
+                    continue
+            elif usage_only and line is not None:
+                if not listener.usage_key_moved(usage_key, line):
+                    continue
+            else:
+                # Told whatever moved: what the next usage-only move compares with.
+                listener.told_key = _UNSEEN if line is None else usage_key(line)
             try:
                 listener.update_callback()
             except Exception:
@@ -247,7 +278,9 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         for update_callback in list(self._account_listeners.values()):
             update_callback()
         for line_id in lines:
-            self._tell_line(line_id, self._line_listeners.get(line_id, {}))
+            self._tell_line(
+                line_id, self._line_listeners.get(line_id, {}), fetched.lines.get(line_id)
+            )
 
     def _keep_unchanged(self, snapshot: Snapshot) -> Snapshot:
         """Carry over the previous objects of the lines and wallet that did not change.

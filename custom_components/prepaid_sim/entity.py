@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 import time
 from typing import Any, override
@@ -56,6 +56,10 @@ class LineEntityDescription(EntityDescription):
     # The entity's state never depends on the line's usage figures
     # (providers.base.LINE_USAGE_FIELDS): a read in which only those moved skips it.
     ignores_usage: bool = False
+    # The entity's state depends on the usage only through this value (an alert's
+    # threshold crossed, a forecast's inputs): a read in which only the usage moved and
+    # this stayed equal skips it.
+    usage_key_fn: Callable[[Line, PrepaidSimData], Hashable] | None = None
 
 
 class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
@@ -77,7 +81,15 @@ class PrepaidSimLineEntity(CoordinatorEntity[PrepaidSimCoordinator]):
         self.data = data
         self.line_id: str = subentry.data[CONF_LINE_ID]
         # The coordinator tells the entity only about changes to its line (LineContext).
-        super().__init__(coordinator, LineContext(self.line_id, description.ignores_usage))
+        usage_key = None
+        if (key_fn := description.usage_key_fn) is not None:
+
+            def usage_key(line: Line) -> Hashable:
+                return key_fn(line, data)
+
+        super().__init__(
+            coordinator, LineContext(self.line_id, description.ignores_usage, usage_key)
+        )
         self.entity_description = description
         if not description.essential and len(data.line_subentries) > LARGE_ACCOUNT_LINES:
             self._attr_entity_registry_enabled_default = False

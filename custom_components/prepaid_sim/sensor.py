@@ -42,6 +42,12 @@ def _suggested_package(line: Line, data: PrepaidSimData) -> str | None:
     return package.name if package else None
 
 
+def _forecast_inputs(line: Line, data: PrepaidSimData) -> tuple[float, int | None] | None:
+    """Return what a usage-only move changes of the forecast: none while it is unknown."""
+    rate = data.coordinator.history.rate(line.line_id)
+    return None if rate is None else (rate, line.data_remaining_bytes)
+
+
 def _last_renewal(line: Line, data: PrepaidSimData) -> datetime | None:
     """Return when the line's latest renewal was asked for."""
     record = data.renewals.last_record(line.line_id)
@@ -157,11 +163,13 @@ SENSORS: tuple[PrepaidSimSensorEntityDescription, ...] = (
         translation_key="data_runs_out",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda line, data: data.coordinator.history.runs_out_at(line, dt_util.utcnow()),
+        usage_key_fn=_forecast_inputs,
     ),
     PrepaidSimSensorEntityDescription(
         key="suggested_package",
         translation_key="suggested_package",
         value_fn=_suggested_package,
+        usage_key_fn=_forecast_inputs,
     ),
     PrepaidSimSensorEntityDescription(
         key="last_renewal",
