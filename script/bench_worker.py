@@ -66,6 +66,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import aiohttp_client, entity_registry as er, frame, translation
+from homeassistant.helpers.entity_platform import async_get_platforms
 from homeassistant.setup import async_setup_component
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -798,6 +799,8 @@ async def timed_cycles(
     Returns the CPU (process_time) and wall time of each, and the requests.
     """
     cpu, wall, requests = [], [], []
+    if os.environ.get("BENCH_NO_GC"):
+        gc.disable()
     for _ in range(cycles):
         if change:
             await emulator.bump(change)
@@ -808,6 +811,49 @@ async def timed_cycles(
         wall.append(time.perf_counter() - wall0)
         requests.append(await emulator.requests() - before)
     return {"cpu": _summary(cpu), "wall": _summary(wall), "requests": _summary(requests)}
+
+
+async def write_cost(
+    hass: HomeAssistant, setup: Setup, emulator: Emulator, cycles: int
+) -> dict[str, Any]:
+    """CPU of the state writes alone that an all-changed refresh makes, through our entities.
+
+    The entities that one all-changed refresh wrote are set to a placeholder state with
+    their own attributes (untimed), then each writes its own state again (timed): the
+    entity's state computation and Home Assistant's state machine, as in a refresh, and
+    nothing else of ours. With the floor, a bound for any reader that writes as many
+    states.
+    """
+    written: list[str] = []
+
+    @callback
+    def on_changed(event: Event[Any]) -> None:
+        written.append(event.data["entity_id"])
+
+    await emulator.bump(1.0)
+    remove = hass.bus.async_listen(EVENT_STATE_CHANGED, on_changed)
+    await setup.refresh()
+    remove()
+    entities = {
+        entity_id: entity
+        for platform in async_get_platforms(hass, DOMAIN)
+        for entity_id, entity in platform.entities.items()
+    }
+    targets = [entities[entity_id] for entity_id in written if entity_id in entities]
+    cpu = []
+    for _ in range(cycles):
+        for entity in targets:
+            assert entity.entity_id is not None
+            state = hass.states.get(entity.entity_id)
+            assert state is not None
+            hass.states.async_set(entity.entity_id, "placeholder", state.attributes)
+        await hass.async_block_till_done()
+        started = time.process_time()
+        for entity in targets:
+            entity.async_write_ha_state()
+        await hass.async_block_till_done()
+        cpu.append(time.process_time() - started)
+    return {"writes": len(targets), "cpu": _summary(cpu)}
 
 
 async def count_writes(
@@ -937,6 +983,7 @@ async def main_pass(
         result["lag_refresh_changed"] = lag.result()
         if args.side == "ours":
             result["floor"] = await transport_floor(hass, len(line_ids), args.cycles)
+            result["write_cost"] = await write_cost(hass, setup, emulator, args.cycles)
         if args.profile:
             result["profile"] = {}
             for label, change in (
@@ -951,6 +998,8 @@ async def main_pass(
                     profile.enable()
                     await setup.refresh()
                     profile.disable()
+                if dump := os.environ.get("BENCH_PROFILE_DUMP"):
+                    profile.dump_stats(f"{dump}-{args.side}-{len(line_ids)}-{label}.prof")
                 result["profile"][label] = {
                     "cycles": args.profile,
                     "tottime": profile_text(profile, "tottime"),
@@ -1022,6 +1071,7 @@ async def cpu_pass(
             result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
         if args.side == "ours":
             result["floor"] = await transport_floor(hass, len(cfg["line_ids"]), args.cycles)
+            result["write_cost"] = await write_cost(hass, setup, emulator, args.cycles)
     return result
 
 

@@ -75,6 +75,7 @@ from .const import (
     PAGE_SIZE,
     RATE_WINDOW_SECONDS,
     REQUESTS_PER_SECOND,
+    USAGE_KEY,
 )
 from .parse import (
     JsonObject,
@@ -502,16 +503,23 @@ class EsimAccessProvider(Provider):
             # (a C-level dict comparison), unless its expiry has passed since it was parsed
             # (the status depends on the clock; once past, it stays past).
             earlier = self._parsed.get(line_id)
-            if earlier is not None and (earlier[0] is record or earlier[0] == record):
-                expires = earlier[1].expires_at
-                if expires is None or expires > now or expires <= earlier[2]:
-                    lines[line_id] = earlier[1]
-                    parsed[line_id] = earlier
-                    continue
+            usage_moved = False
+            if earlier is not None:
+                before = earlier[0]
+                if before.get(USAGE_KEY) != record.get(USAGE_KEY):
+                    # One comparison of the whole record either way.
+                    usage_moved = only_usage_moved(before, record)
+                elif before is record or before == record:
+                    expires = earlier[1].expires_at
+                    if expires is None or expires > now or expires <= earlier[2]:
+                        lines[line_id] = earlier[1]
+                        parsed[line_id] = earlier
+                        continue
             try:
-                if earlier is not None and only_usage_moved(earlier[0], record):
+                if usage_moved:
                     # The commonest change (data flowed): redo only what usage decides.
-                    lines[line_id] = with_usage(earlier[1], record)
+                    assert earlier is not None
+                    lines[line_id] = with_usage(earlier[1], record, now)
                 else:
                     lines[line_id] = parse_line(record)
             except MalformedError as err:

@@ -352,11 +352,12 @@ def only_usage_moved(before: JsonObject, after: JsonObject) -> bool:
     )
 
 
-def with_usage(line: Line, record: JsonObject) -> Line:
+def with_usage(line: Line, record: JsonObject, now: datetime | None = None) -> Line:
     """Return ``line`` (read from an earlier record) with the usage of ``record``.
 
     What the usage decides: the used and remaining data, and the status (a fixed allowance
-    used up, or an expiry passed since). Same results as ``parse_line(record)``, for less.
+    used up, or an expiry passed since ``now``). Same results as ``parse_line(record)``,
+    for less.
     """
     used = _usage(record)
     total = line.data_total_bytes or 0
@@ -365,7 +366,7 @@ def with_usage(line: Line, record: JsonObject) -> Line:
     if (
         line.status is LineStatus.ACTIVE
         and (daily or total <= 0 or used < total)
-        and (expires is None or expires > datetime.now(UTC))
+        and (expires is None or expires > (now or datetime.now(UTC)))
     ):
         # The status words are the earlier record's (only usage moved): an active line
         # with data left and time to run stays active, as _status would say.
