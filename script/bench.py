@@ -15,7 +15,8 @@ in its own process on 127.0.0.1, then runs, each in a fresh Python process
   directly under them;
 
 and the eSIM Go, Airalo and 1NCE emulators with Prepaid SIM for their request patterns. The results go to
-docs/benchmarks.md between the ``bench:begin``/``bench:end`` markers (the text around them
+docs/benchmarks.md between the ``bench:begin``/``bench:end`` markers, and the summary in
+README.md between ``bench:readme:begin``/``bench:readme:end`` (the text around them
 is kept) and, raw, to ``--json``.
 
 Usage: ``script/bench [--quick] [--lines 1,10,100,1000] [--no-write]``.
@@ -40,10 +41,20 @@ import tempfile
 import time
 from typing import Any
 
-from bench_report import BEGIN, END, REST_SIDES, SCENARIOS, render
+from bench_report import (
+    BEGIN,
+    END,
+    README_BEGIN,
+    README_END,
+    REST_SIDES,
+    SCENARIOS,
+    render,
+    render_readme,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
+README = ROOT / "README.md"
 WORKER_TIMEOUT = 900
 # The other provider emulators: the limit each enforces (requests/s) and the refreshes timed
 # with it on (Airalo's spread needs 15 simulated minutes, 3 refreshes, to reach its pace).
@@ -153,6 +164,11 @@ def repeat_cpu(
             _combine(main[scenario]["cpu"], [m[scenario]["cpu"] for m in more])
         for label in main.get("floor", {}):
             _combine(main["floor"][label], [m["floor"][label] for m in more if "floor" in m])
+        if "write_cost" in main:
+            _combine(
+                main["write_cost"]["cpu"],
+                [m["write_cost"]["cpu"] for m in more if "write_cost" in m],
+            )
 
 
 def _combine(first: dict[str, Any], others: list[dict[str, Any]]) -> None:
@@ -309,6 +325,17 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
     return results
 
 
+def write_readme(generated: str) -> None:
+    """Replace the README's generated benchmark summary (between its markers)."""
+    text = README.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        print("README.md has no benchmark markers: left as it was")
+        return
+    head, _, rest = text.partition(README_BEGIN)
+    _, _, tail = rest.partition(README_END)
+    README.write_text(head + generated + tail, encoding="utf-8")
+
+
 def write_doc(generated: str) -> None:
     """Replace the generated block of docs/benchmarks.md (or create the file)."""
     if DOC.exists():
@@ -399,7 +426,8 @@ def main() -> None:
         print(generated)
     else:
         write_doc(generated)
-        print(f"wrote {DOC.relative_to(ROOT)}")
+        write_readme(render_readme(results))
+        print(f"wrote {DOC.relative_to(ROOT)} and the summary in README.md")
 
 
 if __name__ == "__main__":

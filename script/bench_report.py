@@ -8,6 +8,8 @@ import math
 from typing import Any
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+# The README's summary of the same run, between its own markers.
+README_BEGIN, README_END = "<!-- bench:readme:begin -->", "<!-- bench:readme:end -->"
 PAGE_SIZE = 500
 REST_SIDES = ("rest_per_line", "rest_single_tpl", "rest_keyed_tpl", "rest_single_rest")
 SIDES = ("ours", *REST_SIDES)
@@ -209,6 +211,13 @@ def _target_scenarios(access: dict[str, Any]) -> Rows:
             if not ours or not best:
                 continue
             factor = best / ours
+            numbers = f"ours {ms(ours, 2)} ms, {short(side)} {ms(best, 2)} ms: {factor:.1f}x"
+            if scenario == "changed" and (bound := write_bound(runs)) is not None:
+                writes = get(runs.get("ours"), "main", "write_cost", "writes")
+                numbers += (
+                    f"; the floor plus the {writes} state writes alone: {ms(bound, 2)} ms, "
+                    f"{short(side)} / that = {best / bound:.1f}x"
+                )
             rows.append(
                 [
                     (
@@ -216,10 +225,21 @@ def _target_scenarios(access: dict[str, Any]) -> Rows:
                         "the best baseline"
                     ),
                     _met(factor >= factors[lines]),
-                    f"ours {ms(ours, 2)} ms, {short(side)} {ms(best, 2)} ms: {factor:.1f}x",
+                    numbers,
                 ]
             )
     return rows
+
+
+def write_bound(runs: dict[str, Any]) -> float | None:
+    """Return the floor plus the CPU of an all-changed refresh's state writes alone.
+
+    What any reader that writes as many states costs at least (see ``write_cost`` in
+    bench_worker.py).
+    """
+    floor = floor_of(runs)
+    writes = get(runs.get("ours"), "main", "write_cost", "cpu", "median")
+    return None if floor is None or writes is None else floor + writes
 
 
 def _target_stalls(access: dict[str, Any]) -> Rows:
@@ -1152,4 +1172,45 @@ def render(results: Results, command: str) -> str:
     for section in SECTIONS:
         out += section(results)
     out.append(END)
+    return "\n".join(out)
+
+
+def render_readme(results: Results) -> str:
+    """Return the README's generated summary: every scenario at 10, 100 and 1,000 lines."""
+    access = results["esimaccess"]
+    rows = []
+    for lines in ("10", "100", "1000"):
+        runs = access.get(lines)
+        if not runs:
+            continue
+        cells = [f"{int(lines):,}"]
+        for scenario in SCENARIOS:
+            ours = get(runs.get("ours"), "main", scenario, "cpu", "median")
+            _, best = best_rest(runs, scenario)
+            if not ours or not best:
+                cells.append(NA)
+            elif best >= ours:
+                cells.append(f"{best / ours:.1f}x cheaper")
+            else:
+                cells.append(f"{ours / best:.1f}x more expensive")
+        rows.append(cells)
+    out = [
+        README_BEGIN,
+        "",
+        *table(["Lines", *(name.capitalize() for name in SCENARIOS.values())], rows),
+    ]
+    run = access.get("1000", {}).get("ours")
+    lag = get(run, "main", "lag_setup", "max")
+    if lag is not None:
+        without_gc = get(run, "main", "lag_setup", "max_without_gc") or 0.0
+        renewal = get(run, "stall", "renewal", "lag", "max")
+        out += [
+            (
+                f"Largest event-loop stall while setting up 1,000 lines: {ms(lag)} ms "
+                f"({ms(without_gc)} ms without CPython's garbage collections)"
+                + (f"; while renewing at 1,000 lines: {ms(renewal)} ms." if renewal else ".")
+            ),
+            "",
+        ]
+    out.append(README_END)
     return "\n".join(out)

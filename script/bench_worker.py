@@ -799,8 +799,6 @@ async def timed_cycles(
     Returns the CPU (process_time) and wall time of each, and the requests.
     """
     cpu, wall, requests = [], [], []
-    if os.environ.get("BENCH_NO_GC"):
-        gc.disable()
     for _ in range(cycles):
         if change:
             await emulator.bump(change)
