@@ -394,3 +394,37 @@ async def test_new_lines_check_waits_out_an_unreachable_provider(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(hours=24, minutes=2))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert issue_registry.async_get_issue(DOMAIN, f"{entry.entry_id}_new_lines") is not None
+
+
+async def test_data_flowing_reads_as_a_usage_move_without_a_full_comparison(
+    hass: HomeAssistant, emulator: EsimAccessEmulator
+) -> None:
+    """A record whose usage alone moved reaches the entities as a usage move; using the
+    allowance up turns the status, which is more than a usage move."""
+    entry = await _add_account(hass, emulator)
+    coordinator = entry.runtime_data.coordinator
+    emulator.esims[TRAVEL].order_usage = GIB + GIB // 2
+    await coordinator.async_refresh()
+    first = coordinator.data.lines[TRAVEL]
+    assert coordinator.usage_only_lines == {TRAVEL}
+    assert float(_state(hass, TRAVEL, "data_remaining")) == pytest.approx(1.5)
+
+    emulator.esims[TRAVEL].order_usage = 2 * GIB
+    await coordinator.async_refresh()
+    # The client said which earlier reading the line came from: the one held here.
+    assert coordinator.data.usage_moved_from[TRAVEL] is first
+    assert coordinator.usage_only_lines == {TRAVEL}
+    assert float(_state(hass, TRAVEL, "data_remaining")) == pytest.approx(1.0)
+
+    # The same figure written as a digit string: another record, the same line.
+    held = coordinator.data.lines[TRAVEL]
+    emulator.esims[TRAVEL].order_usage = str(2 * GIB)  # type: ignore[assignment]
+    await coordinator.async_refresh()
+    assert coordinator.data.lines[TRAVEL] is held
+
+    emulator.esims[TRAVEL].order_usage = 3 * GIB
+    await coordinator.async_refresh()
+    assert TRAVEL not in coordinator.data.usage_moved_from
+    assert coordinator.usage_only_lines == frozenset()
+    assert coordinator.changed_lines == {TRAVEL}
+    assert _state(hass, TRAVEL, "status") == "depleted"

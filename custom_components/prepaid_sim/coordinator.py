@@ -120,6 +120,8 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         # each line's entities were last told about.
         self._line_listeners: dict[str, dict[int, LineListener]] = {}
         self._lines_told: dict[str, tuple[Any, ...]] = {}
+        # Per line, the listeners that a usage-only move can concern (built when needed).
+        self._usage_listeners: dict[str, tuple[LineListener, ...]] = {}
         self._remove_line_dispatch: CALLBACK_TYPE | None = None
         # Lines the provider returned but that could not be understood, as last logged.
         self._unreadable: frozenset[str] = frozenset()
@@ -202,12 +204,14 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         listeners = self._line_listeners.setdefault(context.line_id, {})
         key = id(update_callback)
         listeners[key] = LineListener(update_callback, context.ignores_usage, context.usage_key)
+        self._usage_listeners.pop(context.line_id, None)
         if self._remove_line_dispatch is None:
             self._remove_line_dispatch = super().async_add_listener(self._async_tell_lines)
 
         @callback
         def remove() -> None:
             listeners.pop(key, None)
+            self._usage_listeners.pop(context.line_id, None)
             if not listeners:
                 self._line_listeners.pop(context.line_id, None)
                 self._lines_told.pop(context.line_id, None)
@@ -242,20 +246,39 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         usage_only: bool = False,
     ) -> None:
         """Call a line's listeners (after a usage-only move to ``line``, those it concerns)."""
+        if usage_only and line is not None:
+            self._tell_usage_move(line_id, line)
+            return
         for listener in list(listeners.values()):
-            if (usage_key := listener.usage_key) is None:
-                if usage_only and listener.ignores_usage:
-                    continue
-            elif usage_only and line is not None:
-                if not listener.usage_key_moved(usage_key, line):
-                    continue
-            else:
+            if (usage_key := listener.usage_key) is not None:
                 # Told whatever moved: what the next usage-only move compares with.
                 listener.told_key = _UNSEEN if line is None else usage_key(line)
-            try:
-                listener.update_callback()
-            except Exception:
-                self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
+            self._call(listener, line_id)
+
+    def _call(self, listener: LineListener, line_id: str) -> None:
+        """Call one entity's update; a failing entity must not stop its line's others."""
+        try:
+            listener.update_callback()
+        except Exception:
+            self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
+
+    def _tell_usage_move(self, line_id: str, line: Line) -> None:
+        """Call the listeners of a line whose usage alone moved, where it concerns them."""
+        concerned = self._usage_listeners.get(line_id)
+        if concerned is None:
+            # Most of a line's entities ignore the usage: a refresh in which data flowed on
+            # every line looks at the few others only.
+            concerned = self._usage_listeners[line_id] = tuple(
+                listener
+                for listener in self._line_listeners.get(line_id, {}).values()
+                if not listener.ignores_usage
+            )
+        for listener in concerned:
+            if (usage_key := listener.usage_key) is not None and not listener.usage_key_moved(
+                usage_key, line
+            ):
+                continue
+            self._call(listener, line_id)
 
     @callback
     def async_local_update(self, line_ids: Iterable[str] | None = None) -> None:
@@ -296,8 +319,21 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         lines: dict[str, Line] = {}
         self._usage_moves = {}
         changed: set[str] = set(previous.lines.keys() - snapshot.lines.keys())
+        moved_from = snapshot.usage_moved_from
         for line_id, line in snapshot.lines.items():
             old = previous.lines.get(line_id)
+            if old is not None and moved_from.get(line_id) is old:
+                # Made from the reading held here by new usage alone: no need to compare.
+                if (line.data_used_bytes, line.data_remaining_bytes) == (
+                    old.data_used_bytes,
+                    old.data_remaining_bytes,
+                ):
+                    lines[line_id] = old
+                    continue
+                lines[line_id] = line
+                changed.add(line_id)
+                self._usage_moves[line_id] = (old, line)
+                continue
             if old is line or old == line:
                 lines[line_id] = old
                 continue

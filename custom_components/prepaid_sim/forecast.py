@@ -40,6 +40,9 @@ class UsageHistory:
             line_id: [Reading(datetime.fromisoformat(r["at"]), int(r["used"])) for r in readings]
             for line_id, readings in (stored or {}).items()
         }
+        # Each line's rate since its readings last changed: the alert, the forecast and the
+        # suggestion all ask for it on every refresh that moved the line.
+        self._rates: dict[str, float | None] = {}
 
     def as_dict(self) -> dict[str, list[dict[str, Any]]]:
         """Return the readings in a form the store can keep."""
@@ -52,6 +55,7 @@ class UsageHistory:
         """Record a reading of the line; return True when the history changed."""
         if line.data_used_bytes is None:
             return False
+        self._rates.pop(line.line_id, None)
         readings = self._readings.setdefault(line.line_id, [])
         if readings and line.data_used_bytes < readings[-1].used_bytes:
             # A new allowance: what was used before says nothing about the rate now.
@@ -73,9 +77,18 @@ class UsageHistory:
         kept = set(keep)
         for line_id in [line_id for line_id in self._readings if line_id not in kept]:
             del self._readings[line_id]
+            self._rates.pop(line_id, None)
 
     def rate(self, line_id: str) -> float | None:
         """Return bytes used per second over the window; None with too little history."""
+        try:
+            return self._rates[line_id]
+        except KeyError:
+            rate = self._rates[line_id] = self._rate(line_id)
+            return rate
+
+    def _rate(self, line_id: str) -> float | None:
+        """Work out the rate from the line's readings."""
         readings = self._readings.get(line_id, [])
         if len(readings) < 2:
             return None

@@ -205,6 +205,10 @@ class Snapshot:
     # log entry the integration writes when a line turns unreadable. Not compared: only
     # whether a line reads decides what entities show.
     unreadable_reasons: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # Lines the client made from its earlier reading by new usage figures alone: line id ->
+    # that earlier reading. A hint that spares the coordinator comparing them (it checks
+    # the earlier reading is the one it holds); not compared.
+    usage_moved_from: Mapping[str, Line] = field(default_factory=dict, compare=False)
     # Not compared: an unchanged account must compare equal so no state is rewritten.
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 

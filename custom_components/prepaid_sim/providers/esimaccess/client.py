@@ -105,7 +105,9 @@ from .reconcile import PendingTopup, find_evidence, remember_line
 # One page of esim/query: its records, ``pager.total`` and how many items it held.
 type _Page = tuple[list[JsonObject], int | None, int]
 # The lines read from the tracked records, and why the others could not be read.
-type _LinesRead = tuple[dict[str, Line], dict[str, str]]
+# The lines, why others are unreadable, and the lines made from an earlier reading by
+# new usage alone (Snapshot.usage_moved_from).
+type _LinesRead = tuple[dict[str, Line], dict[str, str], dict[str, Line]]
 
 
 def _describe(err: BaseException, sent: bool) -> str:
@@ -458,10 +460,13 @@ class EsimAccessProvider(Provider):
             return Snapshot(wallet=await self._wallet(), lines={})
         self._parsed_afresh = False
         wallet, by_id = await asyncio.gather(self._wallet(), self._tracked_records(wanted))
-        lines, unreadable = self._read_again(frozenset(wanted & by_id.keys()), by_id)
+        lines, unreadable, usage_moved_from = self._read_again(
+            frozenset(wanted & by_id.keys()), by_id
+        )
         return Snapshot(
             wallet=wallet,
             lines=lines,
+            usage_moved_from=usage_moved_from,
             missing_line_ids=frozenset(wanted - by_id.keys()),
             unreadable_line_ids=frozenset(unreadable),
             unreadable_reasons=unreadable,
@@ -492,9 +497,10 @@ class EsimAccessProvider(Provider):
         return read
 
     def _read_lines(self, line_ids: Collection[str], by_id: Mapping[str, JsonObject]) -> _LinesRead:
-        """Turn the tracked records into lines; return them and why others are unreadable."""
+        """Turn the tracked records into lines (see _LinesRead)."""
         lines: dict[str, Line] = {}
         unreadable: dict[str, str] = {}
+        usage_moved_from: dict[str, Line] = {}
         now = datetime.now(UTC)
         parsed: dict[str, tuple[JsonObject, Line, datetime]] = {}
         for line_id in line_ids:
@@ -519,7 +525,9 @@ class EsimAccessProvider(Provider):
                 if usage_moved:
                     # The commonest change (data flowed): redo only what usage decides.
                     assert earlier is not None
-                    lines[line_id] = with_usage(earlier[1], record, now)
+                    line = lines[line_id] = with_usage(earlier[1], record, now)
+                    if line.status is earlier[1].status:
+                        usage_moved_from[line_id] = earlier[1]
                 else:
                     lines[line_id] = parse_line(record)
             except MalformedError as err:
@@ -527,7 +535,7 @@ class EsimAccessProvider(Provider):
             else:
                 parsed[line_id] = (record, lines[line_id], now)
         self._parsed = parsed
-        return lines, unreadable
+        return lines, unreadable, usage_moved_from
 
     async def _iccid(self, line_id: str) -> str:
         """Return the line's ICCID, from the last read or by asking."""
