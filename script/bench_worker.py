@@ -23,7 +23,9 @@ Sides (``--side``):
 Passes, each in a fresh Home Assistant instance: ``main`` (emulator 429s off, client
 limiter bypassed: setup, requests, CPU, state writes, profile), ``limits`` (the emulator's
 rate limit on and the client limiter as shipped: wall time, 429s) and ``memory``
-(tracemalloc). The result is written as JSON to ``--result``.
+(tracemalloc). The result is written as JSON to ``--result``. With ``--profile`` and
+``BENCH_PROFILE_DUMP=PREFIX`` in the environment, each profiled scenario's raw cProfile
+stats are also written to ``PREFIX-<side>-<lines>-<scenario>.prof``.
 """
 
 # Imported before anything pulls in ``unittest``: Home Assistant then arms every

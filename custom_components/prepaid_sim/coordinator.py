@@ -59,13 +59,20 @@ class LineListener:
     # The usage key of the line the entity was last told about (_UNSEEN: not known).
     told_key: Hashable = _UNSEEN
 
-    def usage_key_moved(self, usage_key: Callable[[Line], Hashable], line: Line) -> bool:
-        """Return whether ``line`` has another usage key than the line last told."""
-        key = usage_key(line)
+    def concerned_by_usage_move(self, line: Line) -> bool:
+        """Return whether a usage-only move to ``line`` can change what the entity shows."""
+        if self.usage_key is None:
+            return True
+        key = self.usage_key(line)
         if key == self.told_key:
             return False
         self.told_key = key
         return True
+
+    def told_of(self, line: Line | None) -> None:
+        """Note that the entity was told about ``line`` whatever moved in it."""
+        if self.usage_key is not None:
+            self.told_key = _UNSEEN if line is None else self.usage_key(line)
 
 
 def usage_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -235,24 +242,17 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
                     continue
                 usage_only = self._moved_only_usage(line_id, told[0], line)
             self._lines_told[line_id] = (line, wallet, revision, success)
-            self._tell_line(line_id, listeners, line, usage_only=usage_only)
+            if usage_only and line is not None:
+                self._tell_usage_move(line_id, listeners, line)
+            else:
+                self._tell_line(line_id, listeners, line)
 
     def _tell_line(
-        self,
-        line_id: str,
-        listeners: Mapping[int, LineListener],
-        line: Line | None,
-        *,
-        usage_only: bool = False,
+        self, line_id: str, listeners: Mapping[int, LineListener], line: Line | None
     ) -> None:
-        """Call a line's listeners (after a usage-only move to ``line``, those it concerns)."""
-        if usage_only and line is not None:
-            self._tell_usage_move(line_id, line)
-            return
+        """Call every listener of a line (now showing ``line``)."""
         for listener in list(listeners.values()):
-            if (usage_key := listener.usage_key) is not None:
-                # Told whatever moved: what the next usage-only move compares with.
-                listener.told_key = _UNSEEN if line is None else usage_key(line)
+            listener.told_of(line)
             self._call(listener, line_id)
 
     def _call(self, listener: LineListener, line_id: str) -> None:
@@ -262,23 +262,20 @@ class PrepaidSimCoordinator(DataUpdateCoordinator[Snapshot]):
         except Exception:
             self.logger.exception("Error updating an entity of line %s", line_ref(line_id))
 
-    def _tell_usage_move(self, line_id: str, line: Line) -> None:
+    def _tell_usage_move(
+        self, line_id: str, listeners: Mapping[int, LineListener], line: Line
+    ) -> None:
         """Call the listeners of a line whose usage alone moved, where it concerns them."""
         concerned = self._usage_listeners.get(line_id)
         if concerned is None:
             # Most of a line's entities ignore the usage: a refresh in which data flowed on
             # every line looks at the few others only.
             concerned = self._usage_listeners[line_id] = tuple(
-                listener
-                for listener in self._line_listeners.get(line_id, {}).values()
-                if not listener.ignores_usage
+                listener for listener in listeners.values() if not listener.ignores_usage
             )
         for listener in concerned:
-            if (usage_key := listener.usage_key) is not None and not listener.usage_key_moved(
-                usage_key, line
-            ):
-                continue
-            self._call(listener, line_id)
+            if listener.concerned_by_usage_move(line):
+                self._call(listener, line_id)
 
     @callback
     def async_local_update(self, line_ids: Iterable[str] | None = None) -> None:

@@ -110,6 +110,29 @@ type _Page = tuple[list[JsonObject], int | None, int]
 type _LinesRead = tuple[dict[str, Line], dict[str, str], dict[str, Line]]
 
 
+def _compare_with_earlier(
+    earlier: tuple[JsonObject, Line, datetime] | None, record: JsonObject, now: datetime
+) -> tuple[tuple[JsonObject, Line, datetime] | None, Line | None]:
+    """Compare a record with the one its line was last read from (one whole comparison).
+
+    Returns the earlier reading when it still holds, else the earlier line when the record
+    differs from its own in usage alone, else neither (the record is parsed afresh).
+    """
+    if earlier is None:
+        return None, None
+    before, line, parsed_at = earlier
+    if before.get(USAGE_KEY) != record.get(USAGE_KEY):
+        return None, line if only_usage_moved(before, record) else None
+    if before is record or before == record:
+        # Usage changes every 2-3 hours at most: an unchanged record gives the same line,
+        # unless its expiry has passed since it was parsed (the status depends on the
+        # clock; once past, it stays past).
+        expires = line.expires_at
+        if expires is None or expires > now or expires <= parsed_at:
+            return earlier, None
+    return None, None
+
+
 def _describe(err: BaseException, sent: bool) -> str:
     """Word a transport failure the way this client always has."""
     return f"{type(err).__name__}: {err}" if sent else f"cannot connect: {err}"
@@ -486,7 +509,9 @@ class EsimAccessProvider(Provider):
             and last[0] == line_ids
             and (last[2] is None or now < last[2])
         ):
-            return last[1]
+            # The same lines as last time: none of them moved, by usage or otherwise.
+            lines, unreadable, _ = last[1]
+            return lines, unreadable, {}
         read = self._read_lines(line_ids, by_id)
         future = [
             expires
@@ -505,29 +530,18 @@ class EsimAccessProvider(Provider):
         parsed: dict[str, tuple[JsonObject, Line, datetime]] = {}
         for line_id in line_ids:
             record = by_id[line_id]
-            # Usage changes every 2-3 hours at most: an unchanged record gives the same line
-            # (a C-level dict comparison), unless its expiry has passed since it was parsed
-            # (the status depends on the clock; once past, it stays past).
             earlier = self._parsed.get(line_id)
-            usage_moved = False
-            if earlier is not None:
-                before = earlier[0]
-                if before.get(USAGE_KEY) != record.get(USAGE_KEY):
-                    # One comparison of the whole record either way.
-                    usage_moved = only_usage_moved(before, record)
-                elif before is record or before == record:
-                    expires = earlier[1].expires_at
-                    if expires is None or expires > now or expires <= earlier[2]:
-                        lines[line_id] = earlier[1]
-                        parsed[line_id] = earlier
-                        continue
+            same, usage_moved_line = _compare_with_earlier(earlier, record, now)
+            if same is not None:
+                lines[line_id] = same[1]
+                parsed[line_id] = same
+                continue
             try:
-                if usage_moved:
+                if usage_moved_line is not None:
                     # The commonest change (data flowed): redo only what usage decides.
-                    assert earlier is not None
-                    line = lines[line_id] = with_usage(earlier[1], record, now)
-                    if line.status is earlier[1].status:
-                        usage_moved_from[line_id] = earlier[1]
+                    line = lines[line_id] = with_usage(usage_moved_line, record, now)
+                    if line.status is usage_moved_line.status:
+                        usage_moved_from[line_id] = usage_moved_line
                 else:
                     lines[line_id] = parse_line(record)
             except MalformedError as err:
