@@ -173,25 +173,51 @@ class HomeAssistantRun:
         self.start(fresh=False)
 
     def stop(self, timeout: float = 30) -> None:
-        """Stop script/run and everything it started (its whole process group)."""
+        """Stop script/run and everything it started (its whole process group).
+
+        Home Assistant is first asked to stop through its own Stop action, which writes
+        every delayed save (a dashboard just created, say) before it exits; a signal to
+        the process group can end it before they are written. A signal follows only if
+        it has not exited in time.
+        """
         if self.process is None:
             return
         pgid = self.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
+        if not self._ask_to_stop() or not self._wait_for_group(pgid, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+            if not self._wait_for_group(pgid, timeout):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def _ask_to_stop(self) -> bool:
+        """Call ``homeassistant.stop``; return False when Home Assistant could not be asked."""
+        if not self.token_path.exists():
+            return False
+        api = HomeAssistantApi(URL, self.token_path.read_text(encoding="utf-8").strip())
+        try:
+            api.rest("POST", "/api/services/homeassistant/stop", {})
+        except Exception:  # noqa: BLE001 - already stopping or never started: signal it
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                api.close()
+        return True
+
+    def _wait_for_group(self, pgid: int, timeout: float) -> bool:
+        """Wait until no process of the group is left; return False on timeout."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.process.poll()
             try:
                 os.killpg(pgid, 0)
             except ProcessLookupError:
-                break
+                return True
             time.sleep(0.2)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
+        return False
 
 
 class HomeAssistantApi:
