@@ -206,9 +206,19 @@ def machine_facts() -> dict[str, Any]:
         "cpu": model,
         "python": platform.python_version(),
         "homeassistant": ha_version,
+        "ulid": ulid_implementation(),
         "platform": platform.platform(),
         "load_before": os.getloadavg(),
     }
+
+
+def ulid_implementation() -> str:
+    """Say which ULID module Home Assistant uses: every state write makes a ULID."""
+    import ulid_transform
+
+    # The compiled module's functions are builtins; the fallback's are Python functions.
+    compiled = type(ulid_transform.ulid_now).__name__ == "builtin_function_or_method"
+    return "compiled" if compiled else "pure Python"
 
 
 def integration_tree() -> str:

@@ -1150,7 +1150,8 @@ def render(results: Results, command: str) -> str:
         "",
         (
             f"Machine: `nproc` = {facts['nproc']} ({facts['cpu'] or 'unknown CPU'}), "
-            f"{facts['platform']}; Python {facts['python']}; Home Assistant {facts['homeassistant']}. "
+            f"{facts['platform']}; Python {facts['python']}; Home Assistant {facts['homeassistant']}"
+            f" (ULID module: {facts.get('ulid', 'not recorded')}, for both sides). "
             f"Load average (1 min) before / after: {facts['load_before'][0]:.2f} / {load_after:.2f}."
         ),
         "",
