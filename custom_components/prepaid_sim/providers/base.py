@@ -159,24 +159,42 @@ LINE_USAGE_FIELDS: frozenset[str] = frozenset(
 _all_but_usage = attrgetter(
     *(item.name for item in fields(Line) if item.name not in LINE_USAGE_FIELDS)
 )
-_LINE_FIELD_NAMES = tuple(item.name for item in fields(Line))
-_all_fields = attrgetter(*_LINE_FIELD_NAMES)
+LINE_FIELD_NAMES: tuple[str, ...] = tuple(item.name for item in fields(Line))
 
 
 def with_new_usage(line: Line, *, status: LineStatus, used: int, remaining: int | None) -> Line:
     """Return ``line`` with new usage figures and status, everything else kept.
 
-    The refresh of a large account makes one such copy per line whose usage moved; copying
-    the slots directly costs half of ``dataclasses.replace``, which rebuilds the keyword
-    arguments of every field and runs ``__init__``. Equal to ``replace(line, ...)``.
+    The refresh of a large account makes one such copy per line whose usage moved, so the
+    copy sets each slot directly, one field per statement: a loop over the fields costs
+    twice as much, ``dataclasses.replace`` (keyword arguments, ``__init__``) three times.
+    Equal to ``replace(line, status=..., data_used_bytes=..., data_remaining_bytes=...)``;
+    a test fails when a field of Line is missing here.
     """
     copy = object.__new__(Line)
     set_field = object.__setattr__
-    for name, value in zip(_LINE_FIELD_NAMES, _all_fields(line), strict=True):
-        set_field(copy, name, value)
+    set_field(copy, "line_id", line.line_id)
+    set_field(copy, "name", line.name)
     set_field(copy, "status", status)
+    set_field(copy, "plan_name", line.plan_name)
+    set_field(copy, "package_id", line.package_id)
+    set_field(copy, "plan_data_bytes", line.plan_data_bytes)
+    set_field(copy, "plan_validity", line.plan_validity)
+    set_field(copy, "unlimited", line.unlimited)
+    set_field(copy, "data_total_bytes", line.data_total_bytes)
     set_field(copy, "data_used_bytes", used)
     set_field(copy, "data_remaining_bytes", remaining)
+    set_field(copy, "expires_at", line.expires_at)
+    set_field(copy, "balance", line.balance)
+    set_field(copy, "iccid", line.iccid)
+    set_field(copy, "phone_number", line.phone_number)
+    set_field(copy, "usage_updated_at", line.usage_updated_at)
+    set_field(copy, "daily_data_bytes", line.daily_data_bytes)
+    set_field(copy, "queued", line.queued)
+    set_field(copy, "topup_count", line.topup_count)
+    set_field(copy, "last_topup_at", line.last_topup_at)
+    set_field(copy, "keep_alive_by", line.keep_alive_by)
+    set_field(copy, "renewal_opens_at", line.renewal_opens_at)
     return copy
 
 
