@@ -10,11 +10,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from homeassistant.components import automation
+from homeassistant.components.calendar import CalendarEvent
 from homeassistant.const import STATE_OFF
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
+from custom_components.prepaid_sim import calendar as calendar_module
 from custom_components.prepaid_sim.providers.demo import DemoBackend
 
 from .helpers import demo_entry, line_device, renew, setup_entry
@@ -61,6 +63,34 @@ async def test_plan_ends_in_time_order(hass: HomeAssistant, demo_backend: DemoBa
     assert dt_util.parse_datetime(events[0]["start"]) == europe_ends
     # An untracked line of the account is not on the calendar.
     assert "Camera" not in str(events)
+
+
+async def test_events_are_made_only_when_shown(
+    hass: HomeAssistant, demo_backend: DemoBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setup makes the one event the state shows; the card's range makes its own.
+
+    Home Assistant's CalendarEvent validates itself when made, which at 1,000 lines held
+    the loop for tens of milliseconds when every line's event was made at setup.
+    """
+    made: list[CalendarEvent] = []
+
+    class CountedEvent(CalendarEvent):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            made.append(self)
+
+    monkeypatch.setattr(calendar_module, "CalendarEvent", CountedEvent)
+    entry = await setup_entry(hass, demo_entry("us-travel", "europe-esim", "camera-iot"))
+    assert [event.summary for event in made] == ["Europe Esim: plan ends"]
+
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert len(made) == 1
+
+    events = await events_between(hass, 400)
+    assert len(events) == 3
+    assert len(made) == 1 + len(events)
 
 
 async def test_renewal_is_an_event_and_moves_the_plan_end(
