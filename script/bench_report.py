@@ -271,7 +271,7 @@ def _target_stalls(access: dict[str, Any]) -> Rows:
                     f"largest lag {ms(worst)} ms (setup call {ms(setup)} ms, package lists after it "
                     f"{ms(background)} ms); {over} samples over 100 ms; without Python's "
                     f"garbage collections {ms(without_gc)} ms (longest collection "
-                    f"{ms(collection)} ms)"
+                    f"{ms(collection)} ms){_full_collections(run)}"
                 ),
             ]
         )
@@ -531,6 +531,19 @@ def headline_text(results: Results) -> list[str]:
     return out
 
 
+def _full_collections(run: dict[str, Any]) -> str:
+    """Say what one full collection cost before this side set anything up, and after."""
+    before = get(run, "main", "full_gc_before_setup")
+    after = get(run, "main", "full_gc_after_setup")
+    if not before or not after:
+        return ""
+    return (
+        f"; one full collection of Home Assistant alone, before any line was set up, took "
+        f"{ms(before['s'])} ms ({before['objects']:,} objects tracked), and after setup "
+        f"{ms(after['s'])} ms ({after['objects']:,} objects)"
+    )
+
+
 def _section_lag(results: Results) -> list[str]:
     """Return the event loop's largest lags: setup, package lists, a changed refresh, a renewal."""
     rows = []
@@ -547,6 +560,8 @@ def _section_lag(results: Results) -> list[str]:
                     ms(get(main, "lag_setup", "max")),
                     ms(get(main, "lag_setup", "max_without_gc")),
                     ms(get(main, "lag_setup", "gc_longest")),
+                    ms(get(main, "full_gc_before_setup", "s")),
+                    ms(get(main, "full_gc_after_setup", "s")),
                     str(get(main, "lag_setup", "over_100ms")),
                     ms(get(main, "lag_background", "max")),
                     ms(get(main, "lag_refresh_changed", "max")),
@@ -559,6 +574,8 @@ def _section_lag(results: Results) -> list[str]:
         "setup: max lag ms",
         "setup: max lag without GC ms",
         "setup: longest GC ms",
+        "one full GC before setup ms",
+        "one full GC after setup ms",
         "setup: samples > 100 ms",
         "package lists after setup: max lag ms",
         "all-changed refresh: max lag ms",
@@ -578,7 +595,10 @@ def _section_lag(results: Results) -> list[str]:
             "in one process (a maximum, not a median). *Without GC*: each lag minus the "
             "garbage collections CPython ran inside it (`gc.callbacks`): a full collection of a "
             "heap holding thousands of entities stalls the loop whoever made the garbage, and "
-            "*longest GC* is the longest such collection during setup."
+            "*longest GC* is the longest such collection during setup. *One full GC before / "
+            "after setup*: one full collection timed by itself, in the same process, before "
+            "the side set anything up (Home Assistant alone) and after its setup and first "
+            "refreshes: what any full collection of that heap holds the loop for."
         ),
         "",
         *table(header, rows),
