@@ -107,7 +107,7 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         self._written: tuple[object, ...] | None = None
         # Each line's journal key and name, for the renewal events.
         self._names: dict[str, str] | None = None
-        # The event the state last showed, and what it was made from.
+        # What the state last showed: the planned event and the CalendarEvent made of it.
         self._shown: tuple[_Planned, CalendarEvent] | None = None
 
     @override
@@ -280,9 +280,5 @@ class PrepaidSimExpiryCalendar(CoordinatorEntity[PrepaidSimCoordinator], Calenda
         return [
             planned.made()
             for planned in self._events()
-            if planned.start < end_date
-            and (
-                planned.end > start_date
-                or (planned.start == planned.end and planned.start >= start_date)
-            )
+            if planned.start < end_date and planned.ends_after(start_date)
         ]

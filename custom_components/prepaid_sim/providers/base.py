@@ -159,7 +159,6 @@ LINE_USAGE_FIELDS: frozenset[str] = frozenset(
 _all_but_usage = attrgetter(
     *(item.name for item in fields(Line) if item.name not in LINE_USAGE_FIELDS)
 )
-LINE_FIELD_NAMES: tuple[str, ...] = tuple(item.name for item in fields(Line))
 
 
 def with_new_usage(line: Line, *, status: LineStatus, used: int, remaining: int | None) -> Line:
