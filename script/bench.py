@@ -44,6 +44,7 @@ from typing import Any
 from bench_report import (
     BEGIN,
     END,
+    PAIRED,
     README_BEGIN,
     README_END,
     REST_SIDES,
@@ -135,47 +136,86 @@ def repeat_cpu(
 
     One process's median repeats within a few percent, but two processes of the same code
     can differ by 20 % or more on this kind of machine (memory layout, hash seeds, the host).
-    The sides take turns, so a slow spell of the machine hits them alike.
+    The sides take turns, so a slow spell of the machine hits them alike; ours and the
+    keyed baseline run back to back in each round (first one, then the other), and every
+    process notes its round, so the report can also compare them round by round.
     """
     lines = len(info["line_ids"])
     big = lines > args.cpu_repeats_max
     repeats = args.cpu_repeats_big if big else args.cpu_repeats
     # Where one cycle costs seconds, a side far from the best (b2 above 100 lines) is timed
     # in one process only.
-    repeated = {
-        side: run
-        for side, run in runs.items()
-        if "error" not in run and not (big and side in args.no_repeat_big)
-    }
-    extra: dict[str, list[dict[str, Any]]] = {side: [] for side in runs}
-    for _ in range(repeats - 1):
-        for side in repeated:
+    repeated = [
+        side
+        for side in runs
+        if "error" not in runs[side] and not (big and side in args.no_repeat_big)
+    ]
+    extra: dict[str, list[tuple[int, dict[str, Any]]]] = {side: [] for side in runs}
+    for round_number in range(1, repeats):
+        for side in round_order(repeated, round_number):
             # Each size with its own cycle count (it used to be the first size's for all).
             again = run_worker(
                 side, info, workdir, log, passes="cpu", cycles=cycles_for(side, lines, args.cycles)
             )
             if "cpu" in again:
-                extra[side].append(again["cpu"])
+                extra[side].append((round_number, again["cpu"]))
     for side, more in extra.items():
         main = runs[side].get("main")
-        if not more or not main:
+        if not main:
             continue
+        rounds = [0, *(number for number, _ in more)]
         for scenario in SCENARIOS:
-            _combine(main[scenario]["cpu"], [m[scenario]["cpu"] for m in more])
+            _combine(main[scenario]["cpu"], [m[scenario]["cpu"] for _, m in more], rounds)
         for label in main.get("floor", {}):
-            _combine(main["floor"][label], [m["floor"][label] for m in more if "floor" in m])
+            _combine(main["floor"][label], [m["floor"][label] for _, m in more], rounds)
         if "write_cost" in main:
-            _combine(
-                main["write_cost"]["cpu"],
-                [m["write_cost"]["cpu"] for m in more if "write_cost" in m],
-            )
+            _combine(main["write_cost"]["cpu"], [m["write_cost"]["cpu"] for _, m in more], rounds)
 
 
-def _combine(first: dict[str, Any], others: list[dict[str, Any]]) -> None:
+def repeat_changes(
+    small: int, big: int, workdir: Path, log: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Time the local changes at two sizes in rounds, the sizes back to back in each.
+
+    The stall pass times them too, but at each size in its turn, 20 minutes apart, when the
+    machine may be half as fast: the round-by-round ratio of the two sizes compares
+    processes run seconds apart. Returns each size's ``changes`` by round.
+    """
+    print(f"Local changes, {small} and {big} lines, {args.change_rounds} rounds", flush=True)
+    rounds: dict[str, Any] = {str(small): [], str(big): [], "failed": 0}
+    with emulator("esimaccess", small) as small_info, emulator("esimaccess", big) as big_info:
+        sizes = [(small, small_info), (big, big_info)]
+        for round_number in range(args.change_rounds):
+            for lines, info in sizes if round_number % 2 == 0 else reversed(sizes):
+                run = run_worker(
+                    "ours",
+                    info,
+                    workdir,
+                    log,
+                    passes="changes",
+                    change_repeats=args.change_repeats,
+                )
+                if "changes" in run:
+                    rounds[str(lines)].append({"round": round_number, **run["changes"]["changes"]})
+                else:
+                    rounds["failed"] += 1
+    return rounds
+
+
+def round_order(sides: list[str], round_number: int) -> list[str]:
+    """Return the order of one repeat round: ours and b3 first, taking turns to lead."""
+    pair = [side for side in PAIRED if side in sides]
+    if round_number % 2:
+        pair.reverse()
+    return [*pair, *(side for side in sides if side not in PAIRED)]
+
+
+def _combine(first: dict[str, Any], others: list[dict[str, Any]], rounds: list[int]) -> None:
     """Make ``first``'s median the median of its own and the other processes' medians."""
     medians = [first["median"], *(other["median"] for other in others)]
     first["first_process_median"] = first["median"]
     first["process_medians"] = medians
+    first["process_rounds"] = rounds
     first["median"] = statistics.median(medians)
 
 
@@ -289,7 +329,8 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
         print(f"eSIM Access emulator, {lines} lines", flush=True)
         runs: dict[str, Any] = {}
         with emulator("esimaccess", lines) as info:
-            for side in ("ours", *REST_SIDES):
+            # Ours and b3 (the best baseline wherever lines changed) one after the other.
+            for side in (*PAIRED, *(side for side in REST_SIDES if side not in PAIRED)):
                 if side == "rest_single_rest" and lines > args.single_rest_max:
                     continue
                 options: dict[str, Any] = {
@@ -305,6 +346,9 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
                 runs[side] = run_worker(side, info, workdir, log, **options)
             repeat_cpu(runs, info, workdir, log, args)
         results["esimaccess"][str(lines)] = runs
+    small = min((lines for lines in args.lines if lines >= 10), default=None)
+    if small is not None and biggest > small and args.change_rounds:
+        results["change_rounds"] = repeat_changes(small, biggest, workdir, log, args)
     for provider, (rate, limit_cycles) in OTHER_PROVIDERS.items():
         for lines in args.other_lines:
             print(f"{provider} emulator, {lines} lines", flush=True)
@@ -328,6 +372,7 @@ def run_all(args: argparse.Namespace, workdir: Path, log: Path) -> dict[str, Any
         "cpu_repeats_big": args.cpu_repeats_big,
         "no_repeat_big": sorted(args.no_repeat_big),
         "change_repeats": args.change_repeats,
+        "change_rounds": args.change_rounds,
     }
     results["facts"]["load_after"] = os.getloadavg()
     results["facts"]["code_after"] = code_version()
@@ -367,7 +412,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=30, help="timed refreshes per scenario")
     parser.add_argument("--profile-cycles", type=int, default=5)
     parser.add_argument(
-        "--change-repeats", type=int, default=15, help="times each settings/journal/package change"
+        "--change-repeats", type=int, default=30, help="times each settings/journal/package change"
     )
     parser.add_argument(
         "--catalogue-wait-max",
@@ -375,11 +420,17 @@ def main() -> None:
         default=100,
         help="largest line count whose 8/s package reads are waited for (else estimated)",
     )
+    parser.add_argument(
+        "--change-rounds",
+        type=int,
+        default=4,
+        help="rounds timing the local changes at 10 and 1,000 lines back to back (0: none)",
+    )
     parser.add_argument("--single-rest-max", type=int, default=100)
     parser.add_argument(
         "--cpu-repeats",
         type=int,
-        default=5,
+        default=7,
         help="processes whose CPU medians are combined (median of them), up to --cpu-repeats-max",
     )
     parser.add_argument(

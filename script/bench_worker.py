@@ -52,7 +52,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 from aiohttp import ThreadedResolver
@@ -92,6 +92,10 @@ from custom_components.prepaid_sim.providers.esimaccess.parse import (  # noqa: 
     account_id as esimaccess_account_id,
 )
 from custom_components.prepaid_sim.providers.ratelimit import RateLimiter, shared_rate_limiter  # noqa: E402
+
+if TYPE_CHECKING:
+    # Only for types: the baselines' processes must not import more of ours than they need.
+    from custom_components.prepaid_sim.runtime import PrepaidSimData
 
 ACCESS_CODE = "test-access-code"
 ESIMGO_KEY = "esimgo-test-key"
@@ -1112,18 +1116,10 @@ async def stall_pass(
 ) -> dict[str, Any]:
     """Ours only: what a settings, journal or package-list change costs, and a renewal's stall.
 
-    Each change is made ``--change-repeats`` times, through the path the integration takes
-    for it, and timed (CPU of the process) until Home Assistant is idle again:
-
-    * *settings*: a line's low-data threshold changed through the line's settings dialog
-      (its reconfigure flow, started and submitted; the integration applies it in place);
-    * *journal*: the journal tells its listeners of a change (``Journal.async_save_later``,
-      as a renewal's verification does; its write is delayed and not timed);
-    * *package list*: a line's package list read again and found different (the kept list is
-      made to differ first), minus the read alone (timed separately, same request);
-    * *local update*: ``coordinator.async_local_update([line])``, which all three end in.
-
-    Then one renewal through the ``prepaid_sim.renew`` action, with the loop-lag probe on.
+    Each change (see change_actions) is made ``--change-repeats`` times, through the path
+    the integration takes for it, and timed (CPU of the process) until Home Assistant is
+    idle again. Then one renewal through the ``prepaid_sim.renew`` action, with the
+    loop-lag probe on.
     """
     result: dict[str, Any] = {}
     base_url, line_ids = cfg["base_url"], cfg["line_ids"]
@@ -1148,61 +1144,101 @@ async def stall_pass(
         await setup.refresh()
         await flush_delayed_saves(hass)
         gc.collect()
-        entry = hass.config_entries.async_entries(DOMAIN)[0]
-        data = entry.runtime_data
-        line_id = line_ids[0]
-        subentry_id = data.line_subentries[line_id]
-        catalogue = data.catalogue
-        thresholds = iter(range(10**6))
-
-        async def settings() -> None:
-            # Through the line's settings dialog, as a person changes them.
-            flow = await hass.config_entries.subentries.async_init(
-                (entry.entry_id, SUBENTRY_TYPE_LINE),
-                context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
-            )
-            await hass.config_entries.subentries.async_configure(
-                flow["flow_id"],
-                {
-                    "low_data_percent": 11 + next(thresholds) % 2,
-                    "expiry_warning_days": 3,
-                    "auto_renew": "off",
-                    "auto_renew_max_per_month": 1,
-                    "auto_renew_hours_before_expiry": 24,
-                    "voice_without_user": False,
-                },
-            )
-
-        async def journal() -> None:
-            # As a verification saves its line's record.
-            data.journal.async_save_later(data.renewals.key(line_id))
-
-        async def read_only() -> None:
-            await data.provider.async_list_packages(line_id)
-
-        async def packages() -> None:
-            kept = catalogue._packages[line_id]  # noqa: SLF001
-            catalogue._packages[line_id] = list(reversed(kept)) or []  # noqa: SLF001
-            await catalogue.async_read(line_id)
-
-        async def local_update() -> None:
-            data.coordinator.async_local_update([line_id])
-
-        result["changes"] = await _time_changes(
-            hass,
-            {
-                "settings": settings,
-                "journal": journal,
-                "package_read_only": read_only,
-                "package_list": packages,
-                "local_update": local_update,
-            },
-            args.change_repeats,
-        )
+        data = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+        changes = change_actions(hass, data, line_ids[0])
+        result["changes"] = await _time_changes(hass, changes, args.change_repeats)
         if args.profile:
-            result["local_update_profile"] = await _profile_change(hass, local_update, args.profile)
+            result["local_update_profile"] = await _profile_change(
+                hass, changes["local_update"], args.profile
+            )
         await flush_delayed_saves(hass)
         result["renewal"] = await _renew_once(hass, data, line_ids, emulator)
+    return result
+
+
+def change_actions(
+    hass: HomeAssistant, data: PrepaidSimData, line_id: str
+) -> dict[str, Callable[[], Awaitable[None]]]:
+    """Return the changes the stall and changes passes time, each made on ``line_id``.
+
+    * *settings*: the line's low-data threshold changed through its settings dialog (its
+      reconfigure flow, started and submitted; the integration applies it in place);
+    * *journal*: the journal tells its listeners of a change (``Journal.async_save_later``,
+      as a renewal's verification does; its write is delayed and not timed);
+    * *package list*: the line's package list read again and found different (the kept list
+      is made to differ first), and the read alone (same request), to subtract;
+    * *local update*: ``coordinator.async_local_update([line])``, which all three end in.
+    """
+    entry = data.coordinator.config_entry
+    subentry_id = data.line_subentries[line_id]
+    catalogue = data.catalogue
+    thresholds = iter(range(10**6))
+
+    async def settings() -> None:
+        # Through the line's settings dialog, as a person changes them.
+        flow = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, SUBENTRY_TYPE_LINE),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+        )
+        await hass.config_entries.subentries.async_configure(
+            flow["flow_id"],
+            {
+                "low_data_percent": 11 + next(thresholds) % 2,
+                "expiry_warning_days": 3,
+                "auto_renew": "off",
+                "auto_renew_max_per_month": 1,
+                "auto_renew_hours_before_expiry": 24,
+                "voice_without_user": False,
+            },
+        )
+
+    async def journal() -> None:
+        # As a verification saves its line's record.
+        data.journal.async_save_later(data.renewals.key(line_id))
+
+    async def read_only() -> None:
+        await data.provider.async_list_packages(line_id)
+
+    async def packages() -> None:
+        kept = catalogue._packages[line_id]  # noqa: SLF001
+        catalogue._packages[line_id] = list(reversed(kept)) or []  # noqa: SLF001
+        await catalogue.async_read(line_id)
+
+    async def local_update() -> None:
+        data.coordinator.async_local_update([line_id])
+
+    return {
+        "settings": settings,
+        "journal": journal,
+        "package_read_only": read_only,
+        "package_list": packages,
+        "local_update": local_update,
+    }
+
+
+async def changes_pass(
+    args: argparse.Namespace, cfg: dict[str, Any], emulator: Emulator
+) -> dict[str, Any]:
+    """Ours only: the stall pass's timed changes and nothing else, for bench.py's rounds.
+
+    bench.py runs this pass at 10 and at 1,000 lines back to back, several times, so the
+    two sizes' costs can be compared round by round (see its repeat_changes).
+    """
+    base_url, line_ids = cfg["base_url"], cfg["line_ids"]
+    await emulator.rate_limit(None)
+    async with running_hass() as hass:
+        limiter, _ = limiter_for(args.side, base_url)
+        set_limiter(limiter, UNLIMITED)
+        setup = await set_up(hass, args.side, base_url, line_ids)
+        await setup.background()
+        await setup.refresh()
+        await setup.refresh()
+        await flush_delayed_saves(hass)
+        gc.collect()
+        data = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+        changes = change_actions(hass, data, line_ids[0])
+        result = {"changes": await _time_changes(hass, changes, args.change_repeats)}
+        await flush_delayed_saves(hass)
     return result
 
 
@@ -1396,6 +1432,7 @@ async def run(args: argparse.Namespace, cfg: dict[str, Any]) -> dict[str, Any]:
                 "limits": limits_pass,
                 "memory": memory_pass,
                 "stall": stall_pass,
+                "changes": changes_pass,
             }[name]
             first = len(CAPTURE.records)
             result[name] = await pass_fn(args, cfg, emulator)
