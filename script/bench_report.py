@@ -1386,7 +1386,6 @@ def render_readme(results: Results) -> str:
         README_BEGIN,
         "",
         *table(["Lines", *(name.capitalize() for name in SCENARIOS.values())], rows),
-        "",
         (
             "Each cell: the best baseline's median CPU per refresh over ours; in brackets, "
             "the median of the same ratio taken round by round (processes of both sides run "
