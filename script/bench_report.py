@@ -440,7 +440,8 @@ def _target_change_cost(results: Results) -> Rows:
     return [
         [
             (
-                "A settings, journal or package-list change costs the same at 10 and 1,000 lines "
+                "A settings, journal or package-list change costs the same at "
+                f"{int(small_lines or 10):,} and {int(big_lines or 1000):,} lines "
                 f"(within 1.5x, or within {ms(CHANGE_COST_RESOLUTION, 2)} ms)"
             ),
             _met(same),

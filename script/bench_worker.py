@@ -1036,6 +1036,19 @@ async def main_pass(
     return result
 
 
+async def settle(hass: HomeAssistant, setup: Setup) -> None:
+    """Bring a side to its steady state before timing.
+
+    Its background reads done, two refreshes, the registries' delayed saves written and one
+    full collection.
+    """
+    await setup.background()
+    await setup.refresh()
+    await setup.refresh()
+    await flush_delayed_saves(hass)
+    gc.collect()
+
+
 async def flush_delayed_saves(hass: HomeAssistant) -> None:
     """Write now what Home Assistant's stores have delayed, and wait for it.
 
@@ -1090,11 +1103,7 @@ async def cpu_pass(
             limiter, _ = limiter_for(args.side, cfg["base_url"])
             set_limiter(limiter, UNLIMITED)
         setup = await set_up(hass, args.side, cfg["base_url"], cfg["line_ids"])
-        await setup.background()
-        await setup.refresh()
-        await setup.refresh()
-        await flush_delayed_saves(hass)
-        gc.collect()
+        await settle(hass, setup)
         for scenario, change in SCENARIOS.items():
             result[scenario] = await timed_cycles(setup, emulator, args.cycles, change=change)
         if args.side == "ours":
@@ -1139,11 +1148,7 @@ async def stall_pass(
             }
         else:
             setup = await set_up(hass, args.side, base_url, line_ids)
-        await setup.background()
-        await setup.refresh()
-        await setup.refresh()
-        await flush_delayed_saves(hass)
-        gc.collect()
+        await settle(hass, setup)
         data = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
         changes = change_actions(hass, data, line_ids[0])
         result["changes"] = await _time_changes(hass, changes, args.change_repeats)
@@ -1230,11 +1235,7 @@ async def changes_pass(
         limiter, _ = limiter_for(args.side, base_url)
         set_limiter(limiter, UNLIMITED)
         setup = await set_up(hass, args.side, base_url, line_ids)
-        await setup.background()
-        await setup.refresh()
-        await setup.refresh()
-        await flush_delayed_saves(hass)
-        gc.collect()
+        await settle(hass, setup)
         data = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
         changes = change_actions(hass, data, line_ids[0])
         result = {"changes": await _time_changes(hass, changes, args.change_repeats)}
