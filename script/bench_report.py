@@ -205,9 +205,8 @@ def paired_ratio(
 ) -> tuple[float | None, list[float]]:
     """Return the median of the round-by-round ratios, and the ratios in round order.
 
-    The machine's speed drifts by up to 1.8x over minutes; two processes of one round run
-    seconds apart and meet about the same machine, so their ratio is steadier than the
-    ratio of two medians taken over minutes.
+    Two processes of one round run seconds apart, so a drift of the machine's speed over
+    minutes hits both; spells shorter than a process still show in single rounds.
     """
     ratios = [
         numerators[number] / denominators[number]
@@ -381,20 +380,23 @@ def change_costs(run: dict[str, Any] | None) -> dict[str, float]:
 
 def change_rounds(
     results: Results,
-) -> tuple[str, str, list[tuple[int, dict[str, float], dict[str, float]]]]:
-    """Return bench.py's change rounds: the two sizes and, by round, each size's costs."""
+) -> tuple[str, str, dict[int, dict[str, float]], dict[int, dict[str, float]]]:
+    """Return bench.py's change rounds: the two sizes and each one's costs by round.
+
+    Only the rounds in which both sizes were timed are kept.
+    """
     rounds = results.get("change_rounds") or {}
     sizes = sorted((key for key in rounds if key.isdigit()), key=int)
     if len(sizes) != 2:
-        return "", "", []
-    small, big = sizes
-    by_round = {entry["round"]: costs_of(entry) for entry in rounds[big]}
-    paired = [
-        (entry["round"], costs_of(entry), by_round[entry["round"]])
-        for entry in rounds[small]
-        if entry["round"] in by_round
-    ]
-    return small, big, paired
+        return "", "", {}, {}
+    small, big = ({entry["round"]: costs_of(entry) for entry in rounds[size]} for size in sizes)
+    both = small.keys() & big.keys()
+    return (
+        sizes[0],
+        sizes[1],
+        {number: small[number] for number in both},
+        {number: big[number] for number in both},
+    )
 
 
 def _target_change_cost(results: Results) -> Rows:
@@ -403,26 +405,26 @@ def _target_change_cost(results: Results) -> Rows:
     Judged on bench.py's change rounds (both sizes back to back in each round) where the
     run has them, else on the stall pass (each size in its turn).
     """
-    small_lines, big_lines, paired = change_rounds(results)
+    small_lines, big_lines, small_rounds, big_rounds = change_rounds(results)
     access = results["esimaccess"]
-    if len(paired) >= 2:
-        small = {kind: statistics.median(r[1][kind] for r in paired) for kind in paired[0][1]}
-        big = {kind: statistics.median(r[2][kind] for r in paired) for kind in paired[0][1]}
-        ratios = {
-            kind: paired_ratio(
-                {r[0]: r[2][kind] for r in paired}, {r[0]: r[1][kind] for r in paired}
+    if len(small_rounds) >= 2:
+        kinds = next(iter(small_rounds.values())).keys()
+        small = {kind: statistics.median(c[kind] for c in small_rounds.values()) for kind in kinds}
+        big = {kind: statistics.median(c[kind] for c in big_rounds.values()) for kind in kinds}
+        factor: dict[str, float] = {}
+        parts = []
+        for kind in kinds:
+            ratio, ratios = paired_ratio(
+                {number: c[kind] for number, c in big_rounds.items()},
+                {number: c[kind] for number, c in small_rounds.items()},
             )
-            for kind in small
-        }
-        factor = {
-            kind: ratio if ratio is not None else math.inf for kind, (ratio, _) in ratios.items()
-        }
-        detail = "; ".join(
-            f"{kind}: {ms(small[kind], 2)} ms at {int(small_lines):,}, {ms(big[kind], 2)} ms at "
-            f"{int(big_lines):,} (medians of {len(paired)} processes each); "
-            + _ratio_text(factor[kind], ratios[kind][1], 2)
-            for kind in small
-        )
+            factor[kind] = math.inf if ratio is None else ratio
+            parts.append(
+                f"{kind}: {ms(small[kind], 2)} ms at {int(small_lines):,}, {ms(big[kind], 2)} ms "
+                f"at {int(big_lines):,} (medians of {len(small_rounds)} processes each); "
+                + _ratio_text(factor[kind], ratios, 2)
+            )
+        detail = "; ".join(parts)
         detail += f". Each size once, in its turn (stall pass): {_stall_pass_costs(access)}"
     else:
         small = change_costs(access.get("10", {}).get("ours"))
